@@ -1,0 +1,7 @@
+//! ferrolb: a drop-in replacement for MetalLB v0.9.
+//!
+//! The crate is organised as pure cores (no I/O, time passed in) and thin shells; see
+//! `DESIGN.md` in the steering repository. The binary in `main.rs` dispatches the four
+//! subcommands `controller`, `speaker`, `check` and `migrate`.
+
+pub mod config;

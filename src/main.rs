@@ -1,0 +1,5 @@
+//! The `ferrolb` binary: one function per subcommand.
+
+fn main() {
+    println!("ferrolb {}", env!("CARGO_PKG_VERSION"));
+}
