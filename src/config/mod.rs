@@ -16,6 +16,7 @@
 //! (`1.2.3.0/24`), as Go prints it; Go keeps its 128-bit mask for the aggregation-length check.
 
 mod cidr;
+pub mod manifest;
 mod raw;
 mod selector;
 mod types;
