@@ -52,3 +52,20 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     }
     validate::validate(&raw).map_err(|e| ConfigError { message: e.message, position: Some(e.mark) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keys_nested_to_the_depth_limit_decode_within_a_small_stack() {
+        let mut text = String::new();
+        for i in 0..200 {
+            text += &format!("{}<<:\n", "  ".repeat(i));
+        }
+        text += &format!("{}peers: []\n", "  ".repeat(200));
+        // Debug builds, a 1 MiB thread: hostile nesting must not overflow the stack.
+        let handle = std::thread::Builder::new().stack_size(1 << 20).spawn(move || parse(&text)).unwrap();
+        assert_eq!(handle.join().unwrap(), Ok(Config::default()));
+    }
+}

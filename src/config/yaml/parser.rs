@@ -270,6 +270,10 @@ pub(crate) fn parse_all_documents(text: &[u8]) -> Result<Vec<Document>, SyntaxEr
     }
 }
 
+/// Nesting deeper than this is rejected instead of exhausting the stack (yaml.v2, with Go's
+/// growable stacks, has no limit; no MetalLB config comes near it).
+pub(crate) const MAX_DEPTH: usize = 256;
+
 struct Builder {
     parser: Parser,
     peeked: Option<Event>,
@@ -302,56 +306,73 @@ impl Builder {
         id
     }
 
+    /// Builds the node that starts at the next event, iteratively (an explicit stack of open
+    /// collections), so that hostile nesting cannot exhaust the thread's stack.
     fn node(&mut self) -> Result<NodeId, SyntaxError> {
-        let ev = self.take()?;
-        let mut node = Node {
-            kind: Kind::Scalar,
-            mark: ev.mark,
-            tag: String::new(),
-            value: String::new(),
-            implicit: false,
-            style: ev.style,
-        };
-        match ev.kind {
-            EventKind::Scalar => {
-                node.tag = ev.tag;
-                node.value = ev.value;
-                node.implicit = ev.implicit;
-                Ok(self.push(node, ev.anchor))
-            }
-            EventKind::Alias => {
-                let Some(&target) = self.doc.anchors.get(&ev.value) else {
+        // (collection node, is_mapping, children so far)
+        let mut open: Vec<(NodeId, bool, Vec<NodeId>)> = Vec::new();
+        loop {
+            let ev = self.take()?;
+            let mut node = Node {
+                kind: Kind::Scalar,
+                mark: ev.mark,
+                tag: String::new(),
+                value: String::new(),
+                implicit: false,
+                style: ev.style,
+            };
+            let done = match ev.kind {
+                EventKind::Scalar => {
+                    node.tag = ev.tag;
+                    node.value = ev.value;
+                    node.implicit = ev.implicit;
+                    self.push(node, ev.anchor)
+                }
+                EventKind::Alias => {
+                    let Some(&target) = self.doc.anchors.get(&ev.value) else {
+                        return Err(SyntaxError {
+                            message: format!("yaml: unknown anchor '{}' referenced", ev.value),
+                            mark: Some(ev.mark),
+                        });
+                    };
+                    node.value = ev.value;
+                    node.kind = Kind::Alias(target);
+                    self.push(node, None)
+                }
+                EventKind::SequenceStart | EventKind::MappingStart => {
+                    // The anchor is registered before the children are parsed (as yaml.v2
+                    // does), so a child alias may name its own ancestor; decode detects that.
+                    let is_map = matches!(ev.kind, EventKind::MappingStart);
+                    node.kind = if is_map { Kind::Mapping(vec![]) } else { Kind::Sequence(vec![]) };
+                    let id = self.push(node, ev.anchor);
+                    if open.len() >= MAX_DEPTH {
+                        return Err(SyntaxError {
+                            message: format!("yaml: exceeded max depth of {MAX_DEPTH}"),
+                            mark: Some(ev.mark),
+                        });
+                    }
+                    open.push((id, is_map, Vec::new()));
+                    continue;
+                }
+                EventKind::SequenceEnd | EventKind::MappingEnd => {
+                    let (id, is_map, children) = open.pop().ok_or_else(|| SyntaxError {
+                        message: "yaml: unbalanced collection end".into(),
+                        mark: Some(ev.mark),
+                    })?;
+                    self.doc.nodes[id].kind = if is_map { Kind::Mapping(children) } else { Kind::Sequence(children) };
+                    id
+                }
+                other => {
                     return Err(SyntaxError {
-                        message: format!("yaml: unknown anchor '{}' referenced", ev.value),
+                        message: format!("yaml: attempted to parse unknown event: {other:?}"),
                         mark: Some(ev.mark),
                     });
-                };
-                node.value = ev.value;
-                node.kind = Kind::Alias(target);
-                Ok(self.push(node, None))
-            }
-            EventKind::SequenceStart | EventKind::MappingStart => {
-                let is_map = matches!(ev.kind, EventKind::MappingStart);
-                // The anchor is registered before the children are parsed (yaml.v2 does the
-                // same), so a child alias may name its own ancestor; decode detects that.
-                node.kind = if is_map { Kind::Mapping(vec![]) } else { Kind::Sequence(vec![]) };
-                let id = self.push(node, ev.anchor);
-                let mut children = Vec::new();
-                loop {
-                    let k = &self.peek()?.kind;
-                    if matches!(k, EventKind::SequenceEnd | EventKind::MappingEnd) {
-                        self.take()?;
-                        break;
-                    }
-                    children.push(self.node()?);
                 }
-                self.doc.nodes[id].kind = if is_map { Kind::Mapping(children) } else { Kind::Sequence(children) };
-                Ok(id)
+            };
+            match open.last_mut() {
+                Some((_, _, children)) => children.push(done),
+                None => return Ok(done),
             }
-            other => Err(SyntaxError {
-                message: format!("yaml: attempted to parse unknown event: {other:?}"),
-                mark: Some(ev.mark),
-            }),
         }
     }
 }
@@ -383,6 +404,13 @@ mod tests {
     fn parser_errors_use_the_zero_based_problem_line_like_yaml_v2() {
         let err = parse_first_document(b"a:\n  b: 1\n c: 2\n").unwrap_err();
         assert_eq!(err.message, "yaml: line 2: did not find expected key");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "[".repeat(100_000);
+        let err = parse_first_document(text.as_bytes()).unwrap_err();
+        assert_eq!(err.message, "yaml: exceeded max depth of 256");
     }
 
     #[test]
