@@ -1,5 +1,7 @@
 # Shared helpers for scripts/*. Source it; it sets -euo pipefail.
 set -euo pipefail
+# The Go toolchain of this machine kind lives in /usr/local/go.
+case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) [ -x /usr/local/go/bin/go ] && PATH=$PATH:/usr/local/go/bin ;; esac
 FLB_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FLB_ROOT=$(cd "$FLB_SCRIPTS/.." && pwd)
 . "$FLB_SCRIPTS/lib/versions.sh"
