@@ -26,7 +26,10 @@ fn up_is_idempotent_and_status_reports_up() {
     run_ok(Command::new(script("cluster")).arg("up"));
     let st = run_ok(Command::new(script("cluster")).arg("status"));
     assert_eq!(st.trim(), "up");
-    assert_eq!(c.get_json(&["namespace", METALLB_NS])["metadata"]["labels"]["app"], "metallb");
+    assert_eq!(
+        c.get_json(&["namespace", METALLB_NS])["metadata"]["labels"]["app"],
+        "metallb"
+    );
 }
 
 #[test]
@@ -41,8 +44,17 @@ fn v093_namespace_and_rbac_objects_are_applied_unchanged() {
     assert_eq!(
         kinds,
         [
-            "ClusterRole", "ClusterRole", "ClusterRoleBinding", "ClusterRoleBinding", "Namespace",
-            "Role", "Role", "RoleBinding", "RoleBinding", "ServiceAccount", "ServiceAccount"
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ClusterRoleBinding",
+            "Namespace",
+            "Role",
+            "Role",
+            "RoleBinding",
+            "RoleBinding",
+            "ServiceAccount",
+            "ServiceAccount"
         ],
         "PodSecurityPolicy is not served by 1.35; Deployment/DaemonSet are not applied"
     );
@@ -56,7 +68,10 @@ fn v093_namespace_and_rbac_objects_are_applied_unchanged() {
     .expect("read upstream metallb.yaml");
     let docs: Vec<&str> = upstream.split("---\n").map(str::trim).collect();
     for doc in objects.split("---\n").skip(1) {
-        assert!(docs.contains(&doc.trim()), "not an upstream document:\n{doc}");
+        assert!(
+            docs.contains(&doc.trim()),
+            "not an upstream document:\n{doc}"
+        );
     }
     // And the server holds exactly them: `kubectl diff` finds nothing.
     let out = c.kubectl_stdin(&["diff", "-f", "-"], &objects);
@@ -67,7 +82,11 @@ fn v093_namespace_and_rbac_objects_are_applied_unchanged() {
         support::stderr_of(&out)
     );
     let secret = c.get_json(&["-n", METALLB_NS, "secret", "memberlist"]);
-    assert!(secret["data"]["secretkey"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        secret["data"]["secretkey"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
 }
 
 #[test]
@@ -75,11 +94,15 @@ fn audit_log_records_requests_with_user_verb_and_code() {
     let c = cluster();
     c.kubectl_ok(&["-n", METALLB_NS, "get", "configmaps"]);
     let events = c.audit_events();
-    assert!(events.iter().any(|e| e["user"]["username"] == "ferrolb-admin"
-        && e["verb"] == "list"
-        && e["objectRef"]["resource"] == "configmaps"
-        && e["objectRef"]["namespace"] == METALLB_NS
-        && e["responseStatus"]["code"] == 200
-        && e["stage"] == "ResponseComplete"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["user"]["username"] == "ferrolb-admin"
+                && e["verb"] == "list"
+                && e["objectRef"]["resource"] == "configmaps"
+                && e["objectRef"]["namespace"] == METALLB_NS
+                && e["responseStatus"]["code"] == 200
+                && e["stage"] == "ResponseComplete")
+    );
     assert!(events.iter().all(|e| e["stage"] != "RequestReceived"));
 }

@@ -33,7 +33,12 @@ fn run_probe(sa: &str, opts: &InClusterOpts) -> (HashMap<String, String>, u32) {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect::<HashMap<_, _>>();
-    assert_eq!(kv.get("DONE").map(String::as_str), Some("1"), "probe log:\n{}", p.log());
+    assert_eq!(
+        kv.get("DONE").map(String::as_str),
+        Some("1"),
+        "probe log:\n{}",
+        p.log()
+    );
     (kv, pid)
 }
 
@@ -52,32 +57,50 @@ fn controller_process_gets_its_token_and_the_api_server_and_keeps_its_pid() {
     let host_view: Vec<_> = std::fs::read_dir(SA_DIR)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
-    assert!(host_view.is_empty(), "service-account files leaked to the host: {host_view:?}");
+    assert!(
+        host_view.is_empty(),
+        "service-account files leaked to the host: {host_view:?}"
+    );
 }
 
 #[test]
 fn speaker_in_a_node_namespace_gets_the_daemonset_env() {
     let c = cluster();
     let _t = Topology::up(1, 0);
-    let opts = InClusterOpts { netns: Some("node1".into()), ..Default::default() };
+    let opts = InClusterOpts {
+        netns: Some("node1".into()),
+        ..Default::default()
+    };
     let (kv, pid) = run_probe("speaker", &opts);
     assert_eq!(kv["PID"], pid.to_string());
     assert_eq!(kv["SUB"], "system:serviceaccount:metallb-system:speaker");
-    assert_eq!(kv["MAC"], "02:00:00:00:00:01", "not inside node1's namespace");
+    assert_eq!(
+        kv["MAC"], "02:00:00:00:00:01",
+        "not inside node1's namespace"
+    );
     assert_eq!(kv["METALLB_NODE_NAME"], "node1");
     assert_eq!(kv["METALLB_HOST"], "192.0.2.11");
     assert_eq!(kv["METALLB_ML_BIND_ADDR"], "192.0.2.11");
     assert_eq!(kv["METALLB_ML_LABELS"], "app=metallb,component=speaker");
     assert_eq!(kv["METALLB_ML_NAMESPACE"], METALLB_NS);
     let secret = c.kubectl_ok(&[
-        "-n", METALLB_NS, "get", "secret", "memberlist", "-o", "jsonpath={.data.secretkey}",
+        "-n",
+        METALLB_NS,
+        "get",
+        "secret",
+        "memberlist",
+        "-o",
+        "jsonpath={.data.secretkey}",
     ]);
     let decoded = support::run_ok(
         std::process::Command::new("sh").args(["-c", &format!("printf %s '{secret}' | base64 -d")]),
     );
     assert_eq!(kv["METALLB_ML_SECRET_KEY"], decoded);
 
-    let opts = InClusterOpts { no_memberlist: true, ..opts };
+    let opts = InClusterOpts {
+        no_memberlist: true,
+        ..opts
+    };
     let (kv, _) = run_probe("speaker", &opts);
     assert_eq!(kv["METALLB_NODE_NAME"], "node1");
     assert!(!kv.keys().any(|k| k.starts_with("METALLB_ML_")), "{kv:?}");
@@ -89,7 +112,10 @@ fn node_helper_creates_the_objects_speakers_discover() {
     let _n = c.node("node7", "192.0.2.17");
     let node = c.get_json(&["node", "node7"]);
     assert_eq!(node["status"]["addresses"][0]["address"], "192.0.2.17");
-    assert_eq!(node["metadata"]["labels"]["kubernetes.io/hostname"], "node7");
+    assert_eq!(
+        node["metadata"]["labels"]["kubernetes.io/hostname"],
+        "node7"
+    );
     // What v0.9's speaker lists for memberlist, as the speaker itself.
     let token = c.token("speaker");
     let out = c.kubectl_as(
@@ -99,7 +125,11 @@ fn node_helper_creates_the_objects_speakers_discover() {
         None,
     );
     let text = support::stdout_of(&out);
-    assert!(text.lines().any(|l| l == "speaker-node7 node7 192.0.2.17 192.0.2.17"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "speaker-node7 node7 192.0.2.17 192.0.2.17"),
+        "{text}"
+    );
     drop(_n);
     let out = c.kubectl(&["get", "node", "node7"]);
     assert!(!out.status.success(), "node7 not deleted by its guard");

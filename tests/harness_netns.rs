@@ -16,23 +16,45 @@ fn nodes_and_clients_have_predictable_macs_and_addresses() {
     for ns in ["node1", "node2", "client1"] {
         assert!(all.contains(&ns.to_string()), "{ns} missing: {all:?}");
     }
-    assert!(t.created().iter().all(|n| ["node1", "node2", "client1"].contains(&n.as_str())));
+    assert!(
+        t.created()
+            .iter()
+            .all(|n| ["node1", "node2", "client1"].contains(&n.as_str()))
+    );
     assert_eq!(Topology::addr("node2", "mac"), "02:00:00:00:00:02");
     assert_eq!(Topology::addr("client1", "mac"), "02:00:00:00:01:01");
     assert_eq!(Topology::addr("node2", "v4"), "192.0.2.12");
     assert_eq!(Topology::addr("node2", "v6"), "2001:db8::12");
 
-    let link = stdout_of(&Topology::exec("node2", &["ip", "-br", "link", "show", "eth0"]));
+    let link = stdout_of(&Topology::exec(
+        "node2",
+        &["ip", "-br", "link", "show", "eth0"],
+    ));
     assert!(link.contains("02:00:00:00:00:02"), "{link}");
-    let addrs = stdout_of(&Topology::exec("node2", &["ip", "-br", "addr", "show", "eth0"]));
-    assert!(addrs.contains("192.0.2.12/24") && addrs.contains("2001:db8::12/64"), "{addrs}");
+    let addrs = stdout_of(&Topology::exec(
+        "node2",
+        &["ip", "-br", "addr", "show", "eth0"],
+    ));
+    assert!(
+        addrs.contains("192.0.2.12/24") && addrs.contains("2001:db8::12/64"),
+        "{addrs}"
+    );
 
     // L2 between namespaces: ARP (IPv4) and NDP (IPv6) see node2's MAC.
-    let out = Topology::exec("client1", &["arping", "-c", "1", "-w", "5", "-I", "eth0", "192.0.2.12"]);
+    let out = Topology::exec(
+        "client1",
+        &["arping", "-c", "1", "-w", "5", "-I", "eth0", "192.0.2.12"],
+    );
     let text = stdout_of(&out);
     assert!(out.status.success(), "arping failed: {text}");
-    assert!(text.to_lowercase().contains("[02:00:00:00:00:02]"), "{text}");
-    let out = Topology::exec("client1", &["ndisc6", "-n", "-r", "3", "2001:db8::12", "eth0"]);
+    assert!(
+        text.to_lowercase().contains("[02:00:00:00:00:02]"),
+        "{text}"
+    );
+    let out = Topology::exec(
+        "client1",
+        &["ndisc6", "-n", "-r", "3", "2001:db8::12", "eth0"],
+    );
     let text = stdout_of(&out);
     assert!(out.status.success(), "ndisc6 failed: {text}");
     assert!(text.to_uppercase().contains("02:00:00:00:00:02"), "{text}");
@@ -44,7 +66,14 @@ fn api_server_is_reachable_from_a_node_namespace() {
     let _t = Topology::up(1, 0);
     let out = Topology::exec(
         "node1",
-        &[c.env("FERROLB_KUBECTL"), "--kubeconfig", c.kubeconfig(), "get", "--raw", "/readyz"],
+        &[
+            c.env("FERROLB_KUBECTL"),
+            "--kubeconfig",
+            c.kubeconfig(),
+            "get",
+            "--raw",
+            "/readyz",
+        ],
     );
     assert!(out.status.success(), "{}", support::stderr_of(&out));
     assert_eq!(stdout_of(&out).trim(), "ok");
@@ -62,8 +91,16 @@ fn topology_guard_removes_its_namespaces_even_when_the_test_panics() {
     // Only names no other test of this file uses (they may run right after).
     let left = netns_list();
     for ns in ["node3", "client2"] {
-        assert!(!left.contains(&ns.to_string()), "{ns} left behind: {left:?}");
+        assert!(
+            !left.contains(&ns.to_string()),
+            "{ns} left behind: {left:?}"
+        );
     }
-    let hostifs = stdout_of(&support::run(std::process::Command::new("ip").args(["-br", "link"])));
-    assert!(!hostifs.contains("flb-node3"), "veths left behind: {hostifs}");
+    let hostifs = stdout_of(&support::run(
+        std::process::Command::new("ip").args(["-br", "link"]),
+    ));
+    assert!(
+        !hostifs.contains("flb-node3"),
+        "veths left behind: {hostifs}"
+    );
 }

@@ -14,12 +14,18 @@ const SPEAKER: &str = "system:serviceaccount:metallb-system:speaker";
 
 fn assert_forbidden(out: &std::process::Output, what: &str, needle: &str) {
     let err = stderr_of(out);
-    assert!(!out.status.success(), "{what} was allowed, expected Forbidden");
+    assert!(
+        !out.status.success(),
+        "{what} was allowed, expected Forbidden"
+    );
     assert!(
         err.contains("Forbidden") || err.contains("forbidden"),
         "{what} failed for another reason than RBAC: {err}"
     );
-    assert!(err.contains(needle), "{what}: expected `{needle}` in: {err}");
+    assert!(
+        err.contains(needle),
+        "{what}: expected `{needle}` in: {err}"
+    );
 }
 
 fn assert_allowed(out: &std::process::Output, what: &str) {
@@ -38,7 +44,14 @@ fn can_i(c: &Cluster, token: &str, args: &[&str]) -> String {
 }
 
 /// The audit log has a 403 for `user` doing `verb` on `resource[/sub]`.
-fn audited_403(c: &Cluster, user: &str, verb: &str, group: &str, resource: &str, sub: &str) -> bool {
+fn audited_403(
+    c: &Cluster,
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    sub: &str,
+) -> bool {
     c.audit_events().iter().any(|e| {
         e["user"]["username"] == user
             && e["verb"] == verb
@@ -68,7 +81,11 @@ fn controller_may_update_service_status_but_not_patch_it() {
     let token = c.token("controller");
 
     // get + update of services/status, as v0.9's controller does it.
-    let got = c.kubectl_as(&token, &["-n", "default", "get", "svc", "rbac-status", "-o", "json"], None);
+    let got = c.kubectl_as(
+        &token,
+        &["-n", "default", "get", "svc", "rbac-status", "-o", "json"],
+        None,
+    );
     assert_allowed(&got, "controller get services");
     let mut svc: Value = serde_json::from_slice(&got.stdout).expect("service JSON");
     svc["status"] = json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.105"}]}});
@@ -79,8 +96,14 @@ fn controller_may_update_service_status_but_not_patch_it() {
     );
     assert_allowed(&upd, "controller update services/status");
     let back = c.get_json(&["-n", "default", "svc", "rbac-status"]);
-    assert_eq!(back["status"]["loadBalancer"]["ingress"][0]["ip"], "192.0.2.105");
-    assert_eq!(can_i(&c, &token, &["update", "services/status", "-n", "default"]), "yes");
+    assert_eq!(
+        back["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "192.0.2.105"
+    );
+    assert_eq!(
+        can_i(&c, &token, &["update", "services/status", "-n", "default"]),
+        "yes"
+    );
 
     // patch of services/status is not in the ClusterRole: a real PATCH.
     let (code, body) = c.request_as(
@@ -96,8 +119,14 @@ fn controller_may_update_service_status_but_not_patch_it() {
         "unexpected 403 body: {body}"
     );
     let back = c.get_json(&["-n", "default", "svc", "rbac-status"]);
-    assert_eq!(back["status"]["loadBalancer"]["ingress"][0]["ip"], "192.0.2.105");
-    assert_eq!(can_i(&c, &token, &["patch", "services/status", "-n", "default"]), "no");
+    assert_eq!(
+        back["status"]["loadBalancer"]["ingress"][0]["ip"],
+        "192.0.2.105"
+    );
+    assert_eq!(
+        can_i(&c, &token, &["patch", "services/status", "-n", "default"]),
+        "no"
+    );
     assert!(
         audited_403(&c, CONTROLLER, "patch", "", "services", "status"),
         "no 403 for patch services/status in the audit log"
@@ -139,8 +168,18 @@ fn controller_may_create_core_events_but_not_events_k8s_io() {
         "controller create events.k8s.io events",
         r#"cannot create resource "events" in API group "events.k8s.io""#,
     );
-    assert_eq!(can_i(&c, &token, &["create", "events.events.k8s.io", "-n", "default"]), "no");
-    assert_eq!(can_i(&c, &token, &["create", "events", "-n", "default"]), "yes");
+    assert_eq!(
+        can_i(
+            &c,
+            &token,
+            &["create", "events.events.k8s.io", "-n", "default"]
+        ),
+        "no"
+    );
+    assert_eq!(
+        can_i(&c, &token, &["create", "events", "-n", "default"]),
+        "yes"
+    );
     assert!(
         audited_403(&c, CONTROLLER, "create", "events.k8s.io", "events", ""),
         "no 403 for create events.k8s.io events in the audit log"
@@ -153,7 +192,11 @@ fn controller_may_not_list_pods() {
     let token = c.token("controller");
     for ns in [METALLB_NS, "default"] {
         let out = c.kubectl_as(&token, &["-n", ns, "get", "pods"], None);
-        assert_forbidden(&out, "controller list pods", r#"cannot list resource "pods""#);
+        assert_forbidden(
+            &out,
+            "controller list pods",
+            r#"cannot list resource "pods""#,
+        );
         assert_eq!(can_i(&c, &token, &["list", "pods", "-n", ns]), "no");
     }
     assert!(audited_403(&c, CONTROLLER, "list", "", "pods", ""));
@@ -164,23 +207,39 @@ fn speaker_may_list_pods_in_its_namespace_but_not_watch_them() {
     let c = cluster();
     let token = c.token("speaker");
 
-    let out = c.kubectl_as(&token, &["-n", METALLB_NS, "get", "pods", "-o", "json"], None);
+    let out = c.kubectl_as(
+        &token,
+        &["-n", METALLB_NS, "get", "pods", "-o", "json"],
+        None,
+    );
     assert_allowed(&out, "speaker list pods in metallb-system");
     let list: Value = serde_json::from_slice(&out.stdout).expect("pod list JSON");
     assert_eq!(list["kind"], "List");
-    assert_eq!(can_i(&c, &token, &["list", "pods", "-n", METALLB_NS]), "yes");
+    assert_eq!(
+        can_i(&c, &token, &["list", "pods", "-n", METALLB_NS]),
+        "yes"
+    );
 
     // A real watch request: refused at once, not held open.
     let out = c.kubectl_as(
         &token,
         &[
-            "get", "--raw", "/api/v1/namespaces/metallb-system/pods?watch=true",
+            "get",
+            "--raw",
+            "/api/v1/namespaces/metallb-system/pods?watch=true",
             "--request-timeout=20s",
         ],
         None,
     );
-    assert_forbidden(&out, "speaker watch pods", r#"cannot watch resource "pods""#);
-    assert_eq!(can_i(&c, &token, &["watch", "pods", "-n", METALLB_NS]), "no");
+    assert_forbidden(
+        &out,
+        "speaker watch pods",
+        r#"cannot watch resource "pods""#,
+    );
+    assert_eq!(
+        can_i(&c, &token, &["watch", "pods", "-n", METALLB_NS]),
+        "no"
+    );
     assert!(
         audited_403(&c, SPEAKER, "watch", "", "pods", ""),
         "no 403 for watch pods in the audit log"
@@ -188,5 +247,9 @@ fn speaker_may_list_pods_in_its_namespace_but_not_watch_them() {
 
     // The Role is namespaced: other namespaces stay closed.
     let out = c.kubectl_as(&token, &["-n", "default", "get", "pods"], None);
-    assert_forbidden(&out, "speaker list pods in default", r#"cannot list resource "pods""#);
+    assert_forbidden(
+        &out,
+        "speaker list pods in default",
+        r#"cannot list resource "pods""#,
+    );
 }

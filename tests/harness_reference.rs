@@ -39,12 +39,19 @@ fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
 
 fn start_controller(c: &Arc<Cluster>) -> InCluster {
     let bin = reference("controller");
-    InCluster::spawn(c, "controller", &InClusterOpts::default(), &[&bin, "--port=7472", "--config=config"])
+    InCluster::spawn(
+        c,
+        "controller",
+        &InClusterOpts::default(),
+        &[&bin, "--port=7472", "--config=config"],
+    )
 }
 
 fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
     let svc = c.get_json(&["-n", "default", "svc", name]);
-    svc["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().map(str::to_string)
+    svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .map(str::to_string)
 }
 
 #[test]
@@ -60,7 +67,12 @@ fn reference_controller_allocates_the_first_pool_address_into_the_status() {
     });
     assert_eq!(ev["ip"], "192.0.2.100");
     let ip = support::wait_for(Duration::from_secs(30), || ingress_ip(&c, "ref-alloc"));
-    assert_eq!(ip.as_deref(), Some("192.0.2.100"), "status not written; log:\n{}", ctl.log());
+    assert_eq!(
+        ip.as_deref(),
+        Some("192.0.2.100"),
+        "status not written; log:\n{}",
+        ctl.log()
+    );
 
     // It really ran as the controller service account (audit log), and the
     // PID we hold is the reference binary itself.
@@ -73,7 +85,10 @@ fn reference_controller_allocates_the_first_pool_address_into_the_status() {
             && e["objectRef"]["subresource"] == "status"
             && e["responseStatus"]["code"] == 200
     });
-    assert!(wrote_status, "no successful status update by the controller SA in the audit log");
+    assert!(
+        wrote_status,
+        "no successful status update by the controller SA in the audit log"
+    );
 }
 
 #[test]
@@ -100,21 +115,42 @@ fn reference_speaker_answers_arp_for_the_service_ip_with_the_node_mac() {
     });
 
     let bin = reference("speaker");
-    let opts = InClusterOpts { netns: Some("node1".into()), ..Default::default() };
-    let mut spk = InCluster::spawn(&c, "speaker", &opts, &[&bin, "--port=7472", "--config=config"]);
+    let opts = InClusterOpts {
+        netns: Some("node1".into()),
+        ..Default::default()
+    };
+    let mut spk = InCluster::spawn(
+        &c,
+        "speaker",
+        &opts,
+        &[&bin, "--port=7472", "--config=config"],
+    );
     let ann = spk.wait_json(Duration::from_secs(60), "serviceAnnounced", |v| {
         v["event"] == "serviceAnnounced" && v["service"] == "default/ref-l2"
     });
     assert_eq!(ann["ip"], "192.0.2.100");
     assert_eq!(ann["protocol"], "layer2");
 
-    let out = Topology::exec("client1", &["arping", "-c", "3", "-w", "10", "-I", "eth0", "192.0.2.100"]);
+    let out = Topology::exec(
+        "client1",
+        &["arping", "-c", "3", "-w", "10", "-I", "eth0", "192.0.2.100"],
+    );
     let text = stdout_of(&out);
-    assert!(out.status.success(), "no ARP reply for 192.0.2.100:\n{text}\nspeaker log:\n{}", spk.log());
-    let replies: Vec<&str> = text.lines().filter(|l| l.contains("reply from 192.0.2.100")).collect();
+    assert!(
+        out.status.success(),
+        "no ARP reply for 192.0.2.100:\n{text}\nspeaker log:\n{}",
+        spk.log()
+    );
+    let replies: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("reply from 192.0.2.100"))
+        .collect();
     assert!(!replies.is_empty(), "{text}");
     for r in &replies {
-        assert!(r.to_lowercase().contains(&format!("[{node_mac}]")), "reply not from node1's MAC {node_mac}: {r}");
+        assert!(
+            r.to_lowercase().contains(&format!("[{node_mac}]")),
+            "reply not from node1's MAC {node_mac}: {r}"
+        );
     }
     // And the speaker says it is the one answering.
     let ans = spk.wait_json(Duration::from_secs(10), "ARP response log", |v| {

@@ -35,7 +35,10 @@ pub fn script(name: &str) -> PathBuf {
 pub fn require_root() {
     let out = Command::new("id").arg("-u").output().expect("run id -u");
     let uid = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert_eq!(uid, "0", "harness tests need root (uid 0), running as uid {uid}");
+    assert_eq!(
+        uid, "0",
+        "harness tests need root (uid 0), running as uid {uid}"
+    );
 }
 
 /// Panics unless `tool` is on PATH.
@@ -69,7 +72,9 @@ pub fn run_ok(cmd: &mut Command) -> String {
 }
 
 fn run_stdin(cmd: &mut Command, input: &str) -> Output {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -137,7 +142,9 @@ pub fn cluster() -> Arc<Cluster> {
     for tool in ["ip", "unshare", "openssl", "setsid", "flock"] {
         require_tool(tool);
     }
-    let was_up = run(Command::new(script("cluster")).arg("status")).status.success();
+    let was_up = run(Command::new(script("cluster")).arg("status"))
+        .status
+        .success();
     if !was_up {
         run_ok(Command::new(script("cluster")).arg("up"));
     }
@@ -160,10 +167,10 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if self.started_here {
             let out = Command::new(script("cluster")).arg("down").output();
-            if let Ok(out) = out {
-                if !out.status.success() {
-                    eprintln!("scripts/cluster down failed: {}", stderr_of(&out));
-                }
+            if let Ok(out) = out
+                && !out.status.success()
+            {
+                eprintln!("scripts/cluster down failed: {}", stderr_of(&out));
             }
         }
     }
@@ -341,9 +348,11 @@ impl Topology {
         let lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         require_root();
         require_tool("ip");
-        let out = run_ok(
-            Command::new(script("netns")).args(["up", &nodes.to_string(), &clients.to_string()]),
-        );
+        let out = run_ok(Command::new(script("netns")).args([
+            "up",
+            &nodes.to_string(),
+            &clients.to_string(),
+        ]));
         Topology {
             created: out.lines().map(str::to_string).collect(),
             _lock: lock,
@@ -377,10 +386,10 @@ impl Drop for Topology {
             .arg("del")
             .args(&self.created)
             .output();
-        if let Ok(out) = out {
-            if !out.status.success() {
-                eprintln!("scripts/netns del failed: {}", stderr_of(&out));
-            }
+        if let Ok(out) = out
+            && !out.status.success()
+        {
+            eprintln!("scripts/netns del failed: {}", stderr_of(&out));
         }
     }
 }
@@ -415,7 +424,12 @@ pub struct InCluster {
 }
 
 impl InCluster {
-    pub fn spawn(cluster: &Arc<Cluster>, sa: &str, opts: &InClusterOpts, cmd: &[&str]) -> InCluster {
+    pub fn spawn(
+        cluster: &Arc<Cluster>,
+        sa: &str,
+        opts: &InClusterOpts,
+        cmd: &[&str],
+    ) -> InCluster {
         let dir = std::env::temp_dir().join("ferrolb-tests");
         fs::create_dir_all(&dir).expect("create log dir");
         let name = Path::new(cmd[0])
@@ -442,7 +456,9 @@ impl InCluster {
         c.stdin(Stdio::null())
             .stdout(file.try_clone().expect("dup log"))
             .stderr(file);
-        let child = c.spawn().unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
+        let child = c
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {c:?}: {e}"));
         InCluster {
             child,
             log,
@@ -474,7 +490,12 @@ impl InCluster {
 
     /// Waits until a JSON log line satisfies `pred`; panics with the log if
     /// the process exits first or `limit` passes.
-    pub fn wait_json(&mut self, limit: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_json(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
         let found = wait_for(limit, || {
             if let Some(v) = self.json_log().into_iter().find(|v| pred(v)) {
                 return Some(Ok(v));
