@@ -415,8 +415,9 @@ pub struct InClusterOpts {
 }
 
 /// A process started through `scripts/in-cluster` (so its PID is the
-/// process's own). stdout+stderr go to a log file. On drop: SIGTERM, up to
-/// 5 s to exit, then SIGKILL — to that PID only.
+/// process's own). stdout+stderr go to a log file under
+/// $TMPDIR/ferrolb-tests (kept only if the test panics). On drop: SIGTERM,
+/// up to 5 s to exit, then SIGKILL — to that PID only.
 pub struct InCluster {
     child: Child,
     log: PathBuf,
@@ -532,6 +533,10 @@ impl Drop for InCluster {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
             }
+        }
+        // Keep the log of a failing test for inspection.
+        if !std::thread::panicking() {
+            let _ = fs::remove_file(&self.log);
         }
     }
 }
