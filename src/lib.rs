@@ -5,3 +5,5 @@
 //! subcommands `controller`, `speaker`, `check` and `migrate`.
 
 pub mod config;
+pub mod cli;
+pub mod migrate;
