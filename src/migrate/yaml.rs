@@ -325,7 +325,7 @@ mod tests {
         ]);
         assert_eq!(
             doc(&n),
-            "spec:\n  empty: {}\n  num: 3\n  nodeSelectors:\n  - matchExpressions:\n    - key: k\n      values:\n      - x\n    matchLabels:\n      a: b\nstatus: {}\n"
+            "spec:\n  empty: {}\n  nodeSelectors:\n  - matchExpressions:\n    - key: k\n      values:\n      - x\n    matchLabels:\n      a: b\n  num: 3\nstatus: {}\n"
         );
     }
 
