@@ -363,3 +363,41 @@ mod tests {
         assert_eq!(out, "\"a\\x01\\\"\\\\b\"");
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_back(text: &str) -> serde_norway::Value {
+        serde_norway::from_str(text).expect("emitted YAML parses")
+    }
+
+    proptest! {
+        /// Any string, as key or value, reads back as the same string.
+        #[test]
+        fn strings_round_trip(s in "[ -~\u{a0}-\u{17f}\t\n\r\u{1}\u{85}\u{2028}\u{feff}]{0,12}", k in "[a-zA-Z0-9 ._/:#-]{1,8}") {
+            let n = Node::Map(vec![(k.clone(), Node::Seq(vec![Node::str(s.clone()), Node::Map(vec![(k.clone(), Node::str(s.clone()))])]))]);
+            let mut out = String::new();
+            emit_document(&n, &mut out);
+            let v = parse_back(&out);
+            let seq = v.get(k.as_str()).and_then(|x| x.as_sequence()).unwrap_or_else(|| panic!("{out}"));
+            prop_assert_eq!(seq[0].as_str(), Some(s.as_str()), "{}", out);
+            prop_assert_eq!(seq[1].get(k.as_str()).and_then(|x| x.as_str()), Some(s.as_str()), "{}", out);
+        }
+
+        /// A plain scalar is never one that YAML 1.1 resolves to a bool, null, number or time.
+        #[test]
+        fn plain_scalars_are_yaml_1_1_strings(s in "[-+.:_0-9a-zA-Z~<=]{1,8}") {
+            if !needs_quotes(&s) {
+                let lower = s.to_ascii_lowercase();
+                prop_assert!(!["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"].contains(&lower.as_str()));
+                prop_assert!(s.parse::<f64>().is_err() || s.chars().any(|c| c.is_ascii_alphabetic() && !"eE".contains(c)), "{}", s);
+                // YAML 1.1 integers start with a digit (after a sign) and may contain `_`.
+                if s.trim_start_matches(['-', '+']).starts_with(|c: char| c.is_ascii_digit()) {
+                    prop_assert!(s.replace('_', "").parse::<i64>().is_err(), "{}", s);
+                }
+            }
+        }
+    }
+}
