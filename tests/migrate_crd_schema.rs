@@ -25,14 +25,19 @@ fn to_json_schema(v: &Value) -> Value {
                 }
                 let v = match k.as_str() {
                     "properties" => Value::Object(
-                        v.as_object().unwrap().iter().map(|(name, s)| (name.clone(), to_json_schema(s))).collect(),
+                        v.as_object()
+                            .unwrap()
+                            .iter()
+                            .map(|(name, s)| (name.clone(), to_json_schema(s)))
+                            .collect(),
                     ),
                     _ => to_json_schema(v),
                 };
                 out.insert(k.clone(), v);
             }
             let is_object = m.get("type").and_then(Value::as_str) == Some("object");
-            let preserves = m.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            let preserves =
+                m.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
             if is_object && !preserves && !m.contains_key("additionalProperties") {
                 out.insert("additionalProperties".into(), Value::Bool(false));
             }
@@ -60,17 +65,29 @@ fn validators() -> BTreeMap<(String, String), jsonschema::Validator> {
                 .should_validate_formats(false)
                 .build(&schema)
                 .unwrap_or_else(|e| panic!("{kind}: {e}"));
-            out.insert((format!("{group}/{}", version["name"].as_str().unwrap()), kind.to_owned()), validator);
+            out.insert(
+                (
+                    format!("{group}/{}", version["name"].as_str().unwrap()),
+                    kind.to_owned(),
+                ),
+                validator,
+            );
         }
     }
     out
 }
 
-fn errors_of(docs_text: &str, validators: &BTreeMap<(String, String), jsonschema::Validator>) -> Vec<String> {
+fn errors_of(
+    docs_text: &str,
+    validators: &BTreeMap<(String, String), jsonschema::Validator>,
+) -> Vec<String> {
     let mut errors = Vec::new();
     for doc in documents(docs_text) {
         let json: Value = serde_json::to_value(&doc).unwrap();
-        let key = (json["apiVersion"].as_str().unwrap().to_owned(), json["kind"].as_str().unwrap().to_owned());
+        let key = (
+            json["apiVersion"].as_str().unwrap().to_owned(),
+            json["kind"].as_str().unwrap().to_owned(),
+        );
         if key.0 == "v1" {
             continue; // core Secrets are not CRDs; see secrets_have_the_shape_metallb_reads
         }
@@ -79,7 +96,12 @@ fn errors_of(docs_text: &str, validators: &BTreeMap<(String, String), jsonschema
             continue;
         };
         for e in v.iter_errors(&json) {
-            errors.push(format!("{} {}: {e} at {}", key.1, json["metadata"]["name"], e.instance_path()));
+            errors.push(format!(
+                "{} {}: {e} at {}",
+                key.1,
+                json["metadata"]["name"],
+                e.instance_path()
+            ));
         }
     }
     errors
@@ -103,7 +125,10 @@ fn outputs() -> Vec<(String, String)> {
     for case in std::fs::read_dir(repo().join("compat/migrate/cases")).unwrap() {
         let case = case.unwrap().path();
         if let Ok(text) = std::fs::read_to_string(case.join("expected.yaml")) {
-            out.push((case.file_name().unwrap().to_string_lossy().into_owned(), text));
+            out.push((
+                case.file_name().unwrap().to_string_lossy().into_owned(),
+                text,
+            ));
         }
     }
     out
@@ -112,7 +137,11 @@ fn outputs() -> Vec<(String, String)> {
 #[test]
 fn every_generated_object_validates_against_the_v0_14_9_crds() {
     let validators = validators();
-    assert!(validators.len() >= 7, "CRD versions loaded: {:?}", validators.keys());
+    assert!(
+        validators.len() >= 7,
+        "CRD versions loaded: {:?}",
+        validators.keys()
+    );
     let mut objects = 0;
     for (name, text) in outputs() {
         objects += documents(&text).len();
@@ -131,12 +160,21 @@ fn the_schema_check_catches_what_the_api_server_refuses() {
     )
     .unwrap();
     let errors = errors_of(&golden, &validators);
-    assert!(errors.iter().any(|e| e.contains("IPAddressPool")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.contains("IPAddressPool")),
+        "{errors:?}"
+    );
     // A wrong type and an unknown spec field.
     let bad = "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata:\n  name: p\nspec:\n  myASN: x\n  peerAddress: 192.0.2.1\n  frob: 1\n";
-    assert_eq!(errors_of(bad, &validators).len(), 2, "{:?}", errors_of(bad, &validators));
+    assert_eq!(
+        errors_of(bad, &validators).len(),
+        2,
+        "{:?}",
+        errors_of(bad, &validators)
+    );
     // A missing required field.
-    let bad = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: p\nspec: {}\n";
+    let bad =
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata:\n  name: p\nspec: {}\n";
     assert_eq!(errors_of(bad, &validators).len(), 1);
 }
 
@@ -144,14 +182,22 @@ fn the_schema_check_catches_what_the_api_server_refuses() {
 fn secrets_have_the_shape_metallb_reads() {
     // MetalLB >= v0.13 reads `password` from a kubernetes.io/basic-auth Secret named by
     // spec.passwordSecret in its own namespace (v0.14.9 CRD, passwordSecret description).
-    let text = std::fs::read_to_string(repo().join("compat/migrate/cases/password-secret/expected.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(repo().join("compat/migrate/cases/password-secret/expected.yaml"))
+            .unwrap();
     let docs = documents(&text);
     let secret = &docs[0];
     assert_eq!(secret["kind"], "Secret");
     assert_eq!(secret["type"], "kubernetes.io/basic-auth");
     assert_eq!(secret["stringData"]["password"], "s3cret: #not a comment");
     let peer = &docs[1];
-    assert_eq!(peer["spec"]["passwordSecret"]["name"], secret["metadata"]["name"]);
-    assert_eq!(peer["spec"]["passwordSecret"]["namespace"], secret["metadata"]["namespace"]);
+    assert_eq!(
+        peer["spec"]["passwordSecret"]["name"],
+        secret["metadata"]["name"]
+    );
+    assert_eq!(
+        peer["spec"]["passwordSecret"]["namespace"],
+        secret["metadata"]["namespace"]
+    );
     assert_eq!(peer["spec"].get("password"), None);
 }

@@ -24,12 +24,20 @@ fn check_golden_form(form: &str, only_data: bool) {
     for (name, input, golden) in upstream_goldens(form) {
         let out = convert(&input, only_data, true);
         let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let expected = v0_14_9_status(&std::fs::read_to_string(&golden).unwrap());
         // The header line, exactly.
         assert!(stdout.starts_with(HEADER), "{name}: header");
         // Parsed YAML, document by document.
-        assert_eq!(documents(&stdout), documents(&expected), "{name}: parsed YAML differs");
+        assert_eq!(
+            documents(&stdout),
+            documents(&expected),
+            "{name}: parsed YAML differs"
+        );
         // Key order and layout: the text itself.
         assert_eq!(stdout, expected, "{name}: text differs");
         assert_keys_sorted(&stdout);
@@ -51,7 +59,10 @@ fn h6_both_forms_give_the_same_output() {
     let full = upstream_goldens("configmap-yaml");
     let data = upstream_goldens("configmap-data");
     for ((n1, i1, _), (n2, i2, _)) in full.iter().zip(&data) {
-        assert_eq!(n1.trim_start_matches("config-yaml-"), n2.trim_start_matches("config-data-"));
+        assert_eq!(
+            n1.trim_start_matches("config-yaml-"),
+            n2.trim_start_matches("config-data-")
+        );
         let a = convert(i1, false, true);
         let b = convert(i2, true, true);
         assert!(a.status.success() && b.status.success());
@@ -60,8 +71,12 @@ fn h6_both_forms_give_the_same_output() {
 }
 
 fn verdict(name: &str) -> String {
-    let short = name.trim_start_matches("config-yaml-").trim_start_matches("config-data-");
-    let p = repo().join("compat/migrate/strict-verdicts").join(format!("{short}.txt"));
+    let short = name
+        .trim_start_matches("config-yaml-")
+        .trim_start_matches("config-data-");
+    let p = repo()
+        .join("compat/migrate/strict-verdicts")
+        .join(format!("{short}.txt"));
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -112,14 +127,31 @@ fn h_vectors_facts() {
     };
     let kinds_names = |docs: &[Value]| -> Vec<(String, String)> {
         docs.iter()
-            .map(|d| (d["kind"].as_str().unwrap().to_owned(), d["metadata"]["name"].as_str().unwrap().to_owned()))
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().to_owned(),
+                    d["metadata"]["name"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect()
     };
-    let kn = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    let kn = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
 
     // H.1: peers peer1..3 (v1beta2), 90 s default hold time, 120s -> 2m0s, no ebgpMultiHop.
     let h1 = run("peers");
-    assert_eq!(kinds_names(&h1), kn(&[("BGPPeer", "peer1"), ("BGPPeer", "peer2"), ("BGPPeer", "peer3"), ("BFDProfile", "bfdprofile1")]));
+    assert_eq!(
+        kinds_names(&h1),
+        kn(&[
+            ("BGPPeer", "peer1"),
+            ("BGPPeer", "peer2"),
+            ("BGPPeer", "peer3"),
+            ("BFDProfile", "bfdprofile1")
+        ])
+    );
     assert_eq!(h1[0]["apiVersion"], "metallb.io/v1beta2");
     assert_eq!(h1[0]["spec"]["holdTime"], "1m30s");
     assert_eq!(h1[0]["spec"].get("peerPort"), None);
@@ -132,7 +164,12 @@ fn h_vectors_facts() {
     let h2 = run("address-pools");
     assert_eq!(
         kinds_names(&h2),
-        kn(&[("IPAddressPool", "my-ip-space-bgp"), ("IPAddressPool", "my-ip-space-l2"), ("BGPAdvertisement", "bgpadvertisement1"), ("L2Advertisement", "l2advertisement1")])
+        kn(&[
+            ("IPAddressPool", "my-ip-space-bgp"),
+            ("IPAddressPool", "my-ip-space-l2"),
+            ("BGPAdvertisement", "bgpadvertisement1"),
+            ("L2Advertisement", "l2advertisement1")
+        ])
     );
     assert_eq!(h2[0]["spec"]["addresses"][1], "fc00:f853:0ccd:e799::/124");
     assert_eq!(h2[1]["spec"].get("autoAssign"), None);
@@ -145,15 +182,32 @@ fn h_vectors_facts() {
     // H.4: converted names, the long one truncated to 63 characters.
     let h4 = run("convert-names");
     let names: Vec<_> = kinds_names(&h4).into_iter().map(|(_, n)| n).collect();
-    assert!(names.contains(&"numbered-addresspool".to_owned()) && names.contains(&"capitalized-addresspool".to_owned()));
-    assert!(names.contains(&"toolongbfdprofilename01-toolongbfdprofilename02-toolongbfdprofi".to_owned()));
+    assert!(
+        names.contains(&"numbered-addresspool".to_owned())
+            && names.contains(&"capitalized-addresspool".to_owned())
+    );
+    assert!(
+        names.contains(
+            &"toolongbfdprofilename01-toolongbfdprofilename02-toolongbfdprofi".to_owned()
+        )
+    );
     assert_eq!(h4[2]["spec"]["ipAddressPools"][0], "numbered-addresspool");
 
     // H.5: protocol l2 gets no L2Advertisement; communities verbatim; order.
     let h5 = run("full");
     assert_eq!(
-        kinds_names(&h5).into_iter().map(|(k, _)| k).collect::<Vec<_>>(),
-        ["BGPPeer", "IPAddressPool", "IPAddressPool", "BGPAdvertisement", "BFDProfile", "Community"]
+        kinds_names(&h5)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>(),
+        [
+            "BGPPeer",
+            "IPAddressPool",
+            "IPAddressPool",
+            "BGPAdvertisement",
+            "BFDProfile",
+            "Community"
+        ]
     );
     assert_eq!(h5[3]["spec"]["communities"][0], "64512:1");
     assert_eq!(h5[3]["spec"]["aggregationLengthV6"], 64);

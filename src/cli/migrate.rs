@@ -9,7 +9,9 @@ use crate::migrate::{self, Options};
 
 /// Arguments of `ferrolb migrate`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(about = "Convert the MetalLB v0.9 ConfigMap into metallb.io custom resources (MetalLB >= v0.13)")]
+#[command(
+    about = "Convert the MetalLB v0.9 ConfigMap into metallb.io custom resources (MetalLB >= v0.13)"
+)]
 pub struct MigrateArgs {
     /// The ConfigMap manifest (or with --only-data the bare `config` payload); `-` reads stdin.
     #[arg(value_name = "FILE", default_value = "-")]
@@ -39,7 +41,9 @@ pub struct MigrateArgs {
 fn read_input(path: &str) -> Result<String, String> {
     let mut bytes = Vec::new();
     if path == "-" {
-        std::io::stdin().read_to_end(&mut bytes).map_err(|e| format!("cannot read stdin: {e}"))?;
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
     } else {
         bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     }
@@ -53,8 +57,14 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "output".into());
-    let tmp = dir.join(format!(".{file_name}.ferrolb-migrate.{}.tmp", std::process::id()));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let tmp = dir.join(format!(
+        ".{file_name}.ferrolb-migrate.{}.tmp",
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
@@ -98,7 +108,9 @@ pub fn run(args: MigrateArgs) -> i32 {
         Some(path) => write_atomically(path, &m.yaml),
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(m.yaml.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("cannot write stdout: {e}"))
+            out.write_all(m.yaml.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write stdout: {e}"))
         }
     };
     match written {

@@ -20,7 +20,9 @@ pub fn go_quote(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -44,11 +46,11 @@ fn unit_nanos(u: &str) -> Option<u64> {
 pub fn parse(orig: &str) -> Result<i64, String> {
     let mut s = orig.as_bytes();
     let mut neg = false;
-    if let Some(&c) = s.first() {
-        if c == b'-' || c == b'+' {
-            neg = c == b'-';
-            s = &s[1..];
-        }
+    if let Some(&c) = s.first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
+        s = &s[1..];
     }
     if s == b"0" {
         return Ok(0);
@@ -117,7 +119,11 @@ pub fn parse(orig: &str) -> Result<i64, String> {
         let u = String::from_utf8_lossy(&s[..k]).into_owned();
         s = &s[k..];
         let Some(unit) = unit_nanos(&u) else {
-            return Err(format!("time: unknown unit {} in duration {}", go_quote(&u), go_quote(orig)));
+            return Err(format!(
+                "time: unknown unit {} in duration {}",
+                go_quote(&u),
+                go_quote(orig)
+            ));
         };
         if v > MAX / unit {
             return Err(invalid(orig));
@@ -186,11 +192,20 @@ mod tests {
     #[test]
     fn errors_use_current_go_texts() {
         assert_eq!(parse("foo").unwrap_err(), r#"time: invalid duration "foo""#);
-        assert_eq!(parse("90").unwrap_err(), r#"time: missing unit in duration "90""#);
-        assert_eq!(parse("1x").unwrap_err(), r#"time: unknown unit "x" in duration "1x""#);
+        assert_eq!(
+            parse("90").unwrap_err(),
+            r#"time: missing unit in duration "90""#
+        );
+        assert_eq!(
+            parse("1x").unwrap_err(),
+            r#"time: unknown unit "x" in duration "1x""#
+        );
         assert_eq!(parse("").unwrap_err(), r#"time: invalid duration """#);
         assert_eq!(parse(".s").unwrap_err(), r#"time: invalid duration ".s""#);
-        assert_eq!(parse("9999999999h").unwrap_err(), r#"time: invalid duration "9999999999h""#);
+        assert_eq!(
+            parse("9999999999h").unwrap_err(),
+            r#"time: invalid duration "9999999999h""#
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ pub enum MigrateError {
     #[error("{0}")]
     Input(String),
     /// Strict mode: MetalLB v0.9 refuses this payload. The field is v0.9's error text.
-    #[error("MetalLB v0.9 refuses this config: {0}\n(the cluster cannot be running it; fix it, or pass --lenient to convert it the way upstream's configmaptocrs does)")]
+    #[error(
+        "MetalLB v0.9 refuses this config: {0}\n(the cluster cannot be running it; fix it, or pass --lenient to convert it the way upstream's configmaptocrs does)"
+    )]
     RejectedByV09(String),
     /// Lenient mode: the payload does not decode even leniently.
     #[error("could not decode config: {0}")]

@@ -294,7 +294,10 @@ mod tests {
         assert_eq!(text(&p.bfd_profile), "b");
         assert_eq!(p.ebgp_multihop, Some(Bool11(true)));
         assert_eq!(c.bfd_profiles.unwrap()[0].echo_mode, Some(Bool11(true)));
-        assert_eq!(c.pools.unwrap()[0].bgp_advertisements.as_ref().unwrap()[0].aggregation_length_v6, Some(64));
+        assert_eq!(
+            c.pools.unwrap()[0].bgp_advertisements.as_ref().unwrap()[0].aggregation_length_v6,
+            Some(64)
+        );
     }
 
     #[test]

@@ -55,7 +55,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { only_data: false, configmap: "config".into(), namespace: None, lenient: false, password_secrets: false }
+        Options {
+            only_data: false,
+            configmap: "config".into(),
+            namespace: None,
+            lenient: false,
+            password_secrets: false,
+        }
     }
 }
 
@@ -80,7 +86,9 @@ pub fn migrate(input: &str, opts: &Options) -> Result<Migration, MigrateError> {
     };
     let namespace = opts.namespace.clone().unwrap_or(cm_namespace);
     if !names::is_valid_object_name(&namespace) || namespace.contains('.') {
-        return Err(MigrateError::Input(format!("invalid namespace {namespace:?}: must be a DNS-1123 label")));
+        return Err(MigrateError::Input(format!(
+            "invalid namespace {namespace:?}: must be a DNS-1123 label"
+        )));
     }
     if !opts.lenient {
         crate::config::parse(&payload).map_err(|e| MigrateError::RejectedByV09(e.to_string()))?;
@@ -90,7 +98,11 @@ pub fn migrate(input: &str, opts: &Options) -> Result<Migration, MigrateError> {
     validate::check(&resources).map_err(MigrateError::Invalid)?;
     warnings.extend(warnings::gaps(&resources));
     let yaml = render::text(&render::objects(&resources));
-    Ok(Migration { resources, yaml, warnings })
+    Ok(Migration {
+        resources,
+        yaml,
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -98,7 +110,14 @@ mod tests {
     use super::*;
 
     fn lenient(data: &str) -> Result<Migration, MigrateError> {
-        migrate(data, &Options { only_data: true, lenient: true, ..Options::default() })
+        migrate(
+            data,
+            &Options {
+                only_data: true,
+                lenient: true,
+                ..Options::default()
+            },
+        )
     }
 
     fn invalid(data: &str) -> String {
@@ -112,8 +131,18 @@ mod tests {
 
     #[test]
     fn strict_mode_refuses_what_v0_9_refuses_with_its_text() {
-        let e = migrate("peers:\n- my-asn: 1\n", &Options { only_data: true, ..Options::default() }).unwrap_err();
-        assert_eq!(e, MigrateError::RejectedByV09("parsing peer #1: missing peer ASN".into()));
+        let e = migrate(
+            "peers:\n- my-asn: 1\n",
+            &Options {
+                only_data: true,
+                ..Options::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            MigrateError::RejectedByV09("parsing peer #1: missing peer ASN".into())
+        );
     }
 
     #[test]
@@ -127,25 +156,47 @@ mod tests {
 
     #[test]
     fn ebgp_multihop_on_an_ibgp_peer_is_refused() {
-        let e = invalid("peers:\n- my-asn: 1\n  peer-asn: 1\n  peer-address: 192.0.2.1\n  ebgp-multihop: true\n");
-        assert!(e.ends_with("invalid ebgp-multihop parameter set for an ibgp peer"), "{e}");
+        let e = invalid(
+            "peers:\n- my-asn: 1\n  peer-asn: 1\n  peer-address: 192.0.2.1\n  ebgp-multihop: true\n",
+        );
+        assert!(
+            e.ends_with("invalid ebgp-multihop parameter set for an ibgp peer"),
+            "{e}"
+        );
     }
 
     #[test]
     fn peers_need_asns_and_addresses() {
-        assert!(invalid("peers:\n- peer-asn: 1\n  peer-address: 192.0.2.1\n").ends_with("missing local ASN"));
-        assert!(invalid("peers:\n- my-asn: 1\n  peer-address: 192.0.2.1\n").ends_with("missing peer ASN and dynamicASN"));
-        assert!(invalid("peers:\n- my-asn: 1\n  peer-asn: 2\n  peer-address: x\n").ends_with("invalid BGPPeer address \"x\""));
-        assert!(invalid(&format!("{PEER}  source-address: y\n")).ends_with("invalid source IP \"y\""));
+        assert!(
+            invalid("peers:\n- peer-asn: 1\n  peer-address: 192.0.2.1\n")
+                .ends_with("missing local ASN")
+        );
+        assert!(
+            invalid("peers:\n- my-asn: 1\n  peer-address: 192.0.2.1\n")
+                .ends_with("missing peer ASN and dynamicASN")
+        );
+        assert!(
+            invalid("peers:\n- my-asn: 1\n  peer-asn: 2\n  peer-address: x\n")
+                .ends_with("invalid BGPPeer address \"x\"")
+        );
+        assert!(
+            invalid(&format!("{PEER}  source-address: y\n")).ends_with("invalid source IP \"y\"")
+        );
         assert!(invalid(&format!("{PEER}  router-id: z\n")).ends_with("invalid router ID \"z\""));
     }
 
     #[test]
     fn bfd_profiles_must_exist_and_be_in_range() {
         let e = invalid(&format!("{PEER}  bfd-profile: Missing_Profile\n"));
-        assert!(e.ends_with("peer peer1 referencing non existing bfd profile missing-profile"), "{e}");
+        assert!(
+            e.ends_with("peer peer1 referencing non existing bfd profile missing-profile"),
+            "{e}"
+        );
         let e = invalid("bfd-profiles:\n- name: b\n  detect-multiplier: 1\n");
-        assert_eq!(e, "parsing bfd profile #1 (b): invalid detect multiplier value: invalid value 1, must be in 2-255 range");
+        assert_eq!(
+            e,
+            "parsing bfd profile #1 (b): invalid detect multiplier value: invalid value 1, must be in 2-255 range"
+        );
         let e = invalid("bfd-profiles:\n- name: b\n- name: B\n");
         assert_eq!(e, "found duplicate bfd profile name b");
     }
@@ -164,7 +215,9 @@ mod tests {
     #[test]
     fn aggregation_is_checked_per_family() {
         let pool = |ads: &str, addr: &str| {
-            format!("address-pools:\n- name: p\n  protocol: bgp\n  addresses:\n  - {addr}\n  bgp-advertisements:\n{ads}")
+            format!(
+                "address-pools:\n- name: p\n  protocol: bgp\n  addresses:\n  - {addr}\n  bgp-advertisements:\n{ads}"
+            )
         };
         // v0.9 refused any explicit advertisement on an IPv6 pool; the v6 length now applies.
         assert!(lenient(&pool("  - localpref: 1\n", "2001:db8::/64")).is_ok());
@@ -175,28 +228,59 @@ mod tests {
         let e = invalid(&pool("  - aggregation-length: -1\n", "198.51.100.0/24"));
         assert!(e.contains("invalid aggregation length -1 for IPv4"), "{e}");
         // A range is refused only if none of its blocks is compatible.
-        assert!(lenient(&pool("  - aggregation-length: 27\n", "198.51.100.150-198.51.100.200")).is_ok());
-        assert!(lenient(&pool("  - aggregation-length: 26\n", "198.51.100.150-198.51.100.200")).is_err());
+        assert!(
+            lenient(&pool(
+                "  - aggregation-length: 27\n",
+                "198.51.100.150-198.51.100.200"
+            ))
+            .is_ok()
+        );
+        assert!(
+            lenient(&pool(
+                "  - aggregation-length: 26\n",
+                "198.51.100.150-198.51.100.200"
+            ))
+            .is_err()
+        );
     }
 
     #[test]
     fn communities_follow_current_rules() {
         let pool = |c: &str| {
-            format!("address-pools:\n- name: p\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n  bgp-advertisements:\n  - communities:\n    - \"{c}\"\n")
+            format!(
+                "address-pools:\n- name: p\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n  bgp-advertisements:\n  - communities:\n    - \"{c}\"\n"
+            )
         };
         assert!(lenient(&pool("large:1:2:3")).is_ok());
-        assert!(invalid(&pool("70000:1")).contains("invalid community \"70000:1\" in BGP advertisement: invalid community value"));
-        assert!(invalid(&pool("unknown-alias")).ends_with("invalid community format: unknown-alias"));
+        assert!(invalid(&pool("70000:1")).contains(
+            "invalid community \"70000:1\" in BGP advertisement: invalid community value"
+        ));
+        assert!(
+            invalid(&pool("unknown-alias")).ends_with("invalid community format: unknown-alias")
+        );
         let e = invalid("bgp-communities:\n  bad: 1:2:3\n");
-        assert_eq!(e, "parsing community \"bad\": invalid community format: 1:2:3");
+        assert_eq!(
+            e,
+            "parsing community \"bad\": invalid community format: 1:2:3"
+        );
     }
 
     #[test]
     fn selectors_are_checked_in_lenient_mode() {
-        let e = invalid(&format!("{PEER}  node-selectors:\n  - match-expressions:\n    - key: k\n      operator: in\n      values: [a]\n"));
-        assert!(e.ends_with("\"in\" is not a valid label selector operator"), "{e}");
-        let e = invalid(&format!("{PEER}  node-selectors:\n  - match-labels: {{a: b}}\n  - match-labels: {{a: b}}\n"));
-        assert!(e.ends_with("duplicate definition of nodeSelectors: selector #2 equals selector #1"), "{e}");
+        let e = invalid(&format!(
+            "{PEER}  node-selectors:\n  - match-expressions:\n    - key: k\n      operator: in\n      values: [a]\n"
+        ));
+        assert!(
+            e.ends_with("\"in\" is not a valid label selector operator"),
+            "{e}"
+        );
+        let e = invalid(&format!(
+            "{PEER}  node-selectors:\n  - match-labels: {{a: b}}\n  - match-labels: {{a: b}}\n"
+        ));
+        assert!(
+            e.ends_with("duplicate definition of nodeSelectors: selector #2 equals selector #1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -208,7 +292,11 @@ mod tests {
     #[test]
     fn match_expression_values_are_written_sorted_like_upstream() {
         let m = lenient(&format!("{PEER}  node-selectors:\n  - match-expressions:\n    - key: k\n      operator: In\n      values: [b, a]\n")).unwrap();
-        assert!(m.yaml.contains("      values:\n      - a\n      - b\n"), "{}", m.yaml);
+        assert!(
+            m.yaml.contains("      values:\n      - a\n      - b\n"),
+            "{}",
+            m.yaml
+        );
     }
 
     #[test]
@@ -223,20 +311,40 @@ mod tests {
         let m = lenient("address-pools:\n- name: p\n  protocol: BGP\n  addresses: [192.0.2.0/28]\n  bgp-advertisements:\n  - localpref: 5\n").unwrap();
         assert_eq!(
             m.warnings,
-            [Warning::UnknownProtocol { pool: "p".into(), protocol: "BGP".into(), has_bgp_advertisements: true }]
+            [Warning::UnknownProtocol {
+                pool: "p".into(),
+                protocol: "BGP".into(),
+                has_bgp_advertisements: true
+            }]
         );
-        let m = lenient("address-pools:\n- name: p\n  protocol: l2\n  addresses: [192.0.2.0/28]\n").unwrap();
-        assert!(m.resources.bgp_advertisements.is_empty() && m.resources.l2_advertisements.is_empty());
+        let m = lenient("address-pools:\n- name: p\n  protocol: l2\n  addresses: [192.0.2.0/28]\n")
+            .unwrap();
+        assert!(
+            m.resources.bgp_advertisements.is_empty() && m.resources.l2_advertisements.is_empty()
+        );
     }
 
     #[test]
     fn no_localpref_warning_without_ibgp_peers_or_with_an_explicit_localpref() {
         let pool = "address-pools:\n- name: p\n  protocol: bgp\n  addresses: [198.51.100.0/24]\n  bgp-advertisements:\n  - localpref: 100\n";
         let ibgp = "peers:\n- my-asn: 1\n  peer-asn: 1\n  peer-address: 192.0.2.1\n";
-        assert!(lenient(&format!("{ibgp}{pool}")).unwrap().warnings.is_empty());
+        assert!(
+            lenient(&format!("{ibgp}{pool}"))
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
         let plain = "address-pools:\n- name: p\n  protocol: bgp\n  addresses: [198.51.100.0/24]\n";
-        assert!(lenient(&format!("{PEER}{plain}")).unwrap().warnings.is_empty());
-        assert_eq!(lenient(&format!("{ibgp}{plain}")).unwrap().warnings.len(), 1);
+        assert!(
+            lenient(&format!("{PEER}{plain}"))
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
+        assert_eq!(
+            lenient(&format!("{ibgp}{plain}")).unwrap().warnings.len(),
+            1
+        );
     }
 
     #[test]

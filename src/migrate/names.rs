@@ -7,7 +7,9 @@ fn is_kept(name: &str) -> bool {
     b.len() >= 2
         && b.len() <= 63
         && b[0].is_ascii_lowercase()
-        && b[1..b.len() - 1].iter().all(|&c| c == b'-' || c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b[1..b.len() - 1]
+            .iter()
+            .all(|&c| c == b'-' || c.is_ascii_lowercase() || c.is_ascii_digit())
         && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
 }
 
@@ -37,7 +39,8 @@ pub fn is_valid_object_name(name: &str) -> bool {
         && name.split('.').all(|label| {
             let b = label.as_bytes();
             !b.is_empty()
-                && b.iter().all(|&c| c == b'-' || c.is_ascii_lowercase() || c.is_ascii_digit())
+                && b.iter()
+                    .all(|&c| c == b'-' || c.is_ascii_lowercase() || c.is_ascii_digit())
                 && b[0] != b'-'
                 && b[b.len() - 1] != b'-'
         })
@@ -49,12 +52,24 @@ mod tests {
 
     #[test]
     fn h4_names_convert_as_upstream() {
-        assert_eq!(convert("01-numbered-addresspool").as_deref(), Some("numbered-addresspool"));
-        assert_eq!(convert("Capitalized-AddressPool").as_deref(), Some("capitalized-addresspool"));
-        assert_eq!(convert("underscored_bfd_profile").as_deref(), Some("underscored-bfd-profile"));
+        assert_eq!(
+            convert("01-numbered-addresspool").as_deref(),
+            Some("numbered-addresspool")
+        );
+        assert_eq!(
+            convert("Capitalized-AddressPool").as_deref(),
+            Some("capitalized-addresspool")
+        );
+        assert_eq!(
+            convert("underscored_bfd_profile").as_deref(),
+            Some("underscored-bfd-profile")
+        );
         let long = "tooLongBFDProfileName01-tooLongBFDProfileName02-tooLongBFDProfileName03-tooLongBFDProfileName04";
         let got = convert(long).unwrap();
-        assert_eq!(got, "toolongbfdprofilename01-toolongbfdprofilename02-toolongbfdprofi");
+        assert_eq!(
+            got,
+            "toolongbfdprofilename01-toolongbfdprofilename02-toolongbfdprofi"
+        );
         assert_eq!(got.len(), 63);
     }
 

@@ -160,7 +160,11 @@ pub struct Resources {
     pub communities: Vec<(String, String)>,
 }
 
-fn convert_name(name: &str, kind: &str, warnings: &mut Vec<Warning>) -> Result<String, MigrateError> {
+fn convert_name(
+    name: &str,
+    kind: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<String, MigrateError> {
     let Some(converted) = names::convert(name) else {
         return Err(MigrateError::Convert(format!(
             "failed to make {kind} K8S compatible: {name} (a name needs at least one letter a-z; rename it in the ConfigMap)"
@@ -174,7 +178,11 @@ fn convert_name(name: &str, kind: &str, warnings: &mut Vec<Warning>) -> Result<S
         )));
     }
     if converted != name {
-        warnings.push(Warning::NameConverted { kind: kind.to_owned(), from: name.to_owned(), to: converted.clone() });
+        warnings.push(Warning::NameConverted {
+            kind: kind.to_owned(),
+            from: name.to_owned(),
+            to: converted.clone(),
+        });
     }
     Ok(converted)
 }
@@ -193,7 +201,8 @@ fn hold_time(v: &str) -> Result<i64, String> {
 }
 
 fn keepalive_time(v: &str) -> Result<i64, String> {
-    let nanos = duration::parse(v).map_err(|e| format!("invalid keepalive time {}: {e}", duration::go_quote(v)))?;
+    let nanos = duration::parse(v)
+        .map_err(|e| format!("invalid keepalive time {}: {e}", duration::go_quote(v)))?;
     Ok(duration::whole_seconds(nanos))
 }
 
@@ -209,19 +218,35 @@ fn selector(s: &lenient::NodeSelector) -> Selector {
         .iter()
         .flatten()
         .map(|e| {
-            let mut values: Vec<String> = e.values.iter().flatten().map(|v| text(v).to_owned()).collect();
+            let mut values: Vec<String> = e
+                .values
+                .iter()
+                .flatten()
+                .map(|v| text(v).to_owned())
+                .collect();
             // Upstream's validation pass sorts the values in place before the objects are
             // written, so its output lists them sorted; they are a set anyway.
             values.sort();
-            Expression { key: text(&e.key).to_owned(), operator: text(&e.operator).to_owned(), values }
+            Expression {
+                key: text(&e.key).to_owned(),
+                operator: text(&e.operator).to_owned(),
+                values,
+            }
         })
         .collect();
-    Selector { match_labels, match_expressions }
+    Selector {
+        match_labels,
+        match_expressions,
+    }
 }
 
 /// Builds the objects of §9.3 from a decoded payload. Errors are those of upstream's
 /// conversion steps (names, then timers); the rules of §9.4 are checked by `validate`.
-pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result<(Resources, Vec<Warning>), MigrateError> {
+pub fn build(
+    cf: &ConfigFile,
+    namespace: &str,
+    password_secrets: bool,
+) -> Result<(Resources, Vec<Warning>), MigrateError> {
     let mut warnings = Vec::new();
     let legacy_pools = cf.pools.as_deref().unwrap_or_default();
     let legacy_bfd = cf.bfd_profiles.as_deref().unwrap_or_default();
@@ -247,7 +272,10 @@ pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result
         });
     }
 
-    let mut r = Resources { namespace: namespace.to_owned(), ..Resources::default() };
+    let mut r = Resources {
+        namespace: namespace.to_owned(),
+        ..Resources::default()
+    };
 
     r.bfd_profiles = legacy_bfd
         .iter()
@@ -273,7 +301,8 @@ pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result
 
     for (i, (p, bfd)) in legacy_peers.iter().zip(peer_bfd).enumerate() {
         let name = format!("peer{}", i + 1);
-        let ctx = |e: String| MigrateError::Convert(format!("peer #{} ({}): {e}", i + 1, text(&p.addr)));
+        let ctx =
+            |e: String| MigrateError::Convert(format!("peer #{} ({}): {e}", i + 1, text(&p.addr)));
         let hold = hold_time(text(&p.hold_time)).map_err(ctx)?;
         let keepalive = match text(&p.keepalive_time) {
             "" => None,
@@ -282,7 +311,10 @@ pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result
         let password = text(&p.password).to_owned();
         let (password, password_secret) = if password_secrets && !password.is_empty() {
             let secret = format!("{name}-password");
-            r.secrets.push(PasswordSecret { name: secret.clone(), password });
+            r.secrets.push(PasswordSecret {
+                name: secret.clone(),
+                password,
+            });
             (String::new(), Some(secret))
         } else {
             (password, None)
@@ -312,7 +344,12 @@ pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result
             legacy_name: text(&p.name).to_owned(),
             index: i + 1,
             protocol: text(&p.protocol).to_owned(),
-            addresses: p.addresses.iter().flatten().map(|a| text(a).to_owned()).collect(),
+            addresses: p
+                .addresses
+                .iter()
+                .flatten()
+                .map(|a| text(a).to_owned())
+                .collect(),
             auto_assign: p.auto_assign.map(|v| v.0),
             avoid_buggy_ips: p.avoid_buggy_ips.is_some_and(|v| v.0),
         });
@@ -329,7 +366,12 @@ pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result
                 aggregation_length: a.aggregation_length,
                 aggregation_length_v6: a.aggregation_length_v6,
                 local_pref: a.local_pref.unwrap_or(0),
-                communities: a.communities.iter().flatten().map(|c| text(c).to_owned()).collect(),
+                communities: a
+                    .communities
+                    .iter()
+                    .flatten()
+                    .map(|c| text(c).to_owned())
+                    .collect(),
                 pool: name.clone(),
             });
         }
@@ -349,7 +391,10 @@ pub fn build(cf: &ConfigFile, namespace: &str, password_secrets: bool) -> Result
     for (p, name) in legacy_pools.iter().zip(&pool_names) {
         if text(&p.protocol) == "layer2" {
             let n = r.l2_advertisements.len() + 1;
-            r.l2_advertisements.push(L2Advertisement { name: format!("l2advertisement{n}"), pool: name.clone() });
+            r.l2_advertisements.push(L2Advertisement {
+                name: format!("l2advertisement{n}"),
+                pool: name.clone(),
+            });
         }
     }
 

@@ -9,7 +9,8 @@ fn is_name_part(s: &str) -> bool {
         && b.len() <= 63
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
 }
 
 fn is_dns1123_subdomain(s: &str) -> bool {
@@ -20,7 +21,8 @@ fn is_dns1123_subdomain(s: &str) -> bool {
             !b.is_empty()
                 && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
                 && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-                && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && b.iter()
+                    .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         })
 }
 
@@ -77,7 +79,9 @@ pub fn check(selectors: &[Selector], what: &str) -> Result<(), String> {
         for (j, e) in s.match_expressions.iter().enumerate() {
             for (x, v) in e.values.iter().enumerate() {
                 if e.values[x + 1..].contains(v) {
-                    return Err(format!("duplicate definition of match expression value in label selector {v:?}"));
+                    return Err(format!(
+                        "duplicate definition of match expression value in label selector {v:?}"
+                    ));
                 }
             }
             if s.match_expressions[j + 1..].contains(e) {
@@ -88,7 +92,11 @@ pub fn check(selectors: &[Selector], what: &str) -> Result<(), String> {
             }
         }
         if let Some(k) = selectors[i + 1..].iter().position(|o| o == s) {
-            return Err(format!("duplicate definition of {what}: selector #{} equals selector #{}", i + k + 2, i + 1));
+            return Err(format!(
+                "duplicate definition of {what}: selector #{} equals selector #{}",
+                i + k + 2,
+                i + 1
+            ));
         }
         for (k, v) in &s.match_labels {
             check_key(k)?;
@@ -106,35 +114,81 @@ mod tests {
     use super::*;
 
     fn expr(key: &str, op: &str, values: &[&str]) -> Expression {
-        Expression { key: key.into(), operator: op.into(), values: values.iter().map(|s| s.to_string()).collect() }
+        Expression {
+            key: key.into(),
+            operator: op.into(),
+            values: values.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
     fn valid_selectors_pass() {
         let s = Selector {
             match_labels: [("kubernetes.io/hostname".to_string(), "prod-01".to_string())].into(),
-            match_expressions: vec![expr("kubernetes.io/arch", "In", &["amd64", "arm"]), expr("x", "Exists", &[])],
+            match_expressions: vec![
+                expr("kubernetes.io/arch", "In", &["amd64", "arm"]),
+                expr("x", "Exists", &[]),
+            ],
         };
         assert_eq!(check(&[s, Selector::default()], "nodeSelectors"), Ok(()));
     }
 
     #[test]
     fn bad_operators_and_value_sets_are_refused() {
-        let one = |e| check(&[Selector { match_expressions: vec![e], ..Default::default() }], "nodeSelectors");
-        assert_eq!(one(expr("k", "in", &["a"])).unwrap_err(), "\"in\" is not a valid label selector operator");
-        assert_eq!(one(expr("k", "In", &[])).unwrap_err(), "for 'in', 'notin' operators, values set can't be empty");
-        assert_eq!(one(expr("k", "Exists", &["a"])).unwrap_err(), "values set must be empty for exists and does not exist");
-        assert!(one(expr("", "Exists", &[])).unwrap_err().starts_with("invalid label key \"\""));
-        assert!(one(expr("k", "In", &["-a"])).unwrap_err().starts_with("invalid label value: \"-a\""));
+        let one = |e| {
+            check(
+                &[Selector {
+                    match_expressions: vec![e],
+                    ..Default::default()
+                }],
+                "nodeSelectors",
+            )
+        };
+        assert_eq!(
+            one(expr("k", "in", &["a"])).unwrap_err(),
+            "\"in\" is not a valid label selector operator"
+        );
+        assert_eq!(
+            one(expr("k", "In", &[])).unwrap_err(),
+            "for 'in', 'notin' operators, values set can't be empty"
+        );
+        assert_eq!(
+            one(expr("k", "Exists", &["a"])).unwrap_err(),
+            "values set must be empty for exists and does not exist"
+        );
+        assert!(
+            one(expr("", "Exists", &[]))
+                .unwrap_err()
+                .starts_with("invalid label key \"\"")
+        );
+        assert!(
+            one(expr("k", "In", &["-a"]))
+                .unwrap_err()
+                .starts_with("invalid label value: \"-a\"")
+        );
     }
 
     #[test]
     fn duplicates_are_refused() {
-        let dup_values = Selector { match_expressions: vec![expr("k", "In", &["a", "a"])], ..Default::default() };
-        assert!(check(&[dup_values], "nodeSelectors").unwrap_err().contains("match expression value"));
+        let dup_values = Selector {
+            match_expressions: vec![expr("k", "In", &["a", "a"])],
+            ..Default::default()
+        };
+        assert!(
+            check(&[dup_values], "nodeSelectors")
+                .unwrap_err()
+                .contains("match expression value")
+        );
         let e = expr("k", "In", &["a"]);
-        let dup_exprs = Selector { match_expressions: vec![e.clone(), e], ..Default::default() };
-        assert!(check(&[dup_exprs], "nodeSelectors").unwrap_err().contains("match expressions"));
+        let dup_exprs = Selector {
+            match_expressions: vec![e.clone(), e],
+            ..Default::default()
+        };
+        assert!(
+            check(&[dup_exprs], "nodeSelectors")
+                .unwrap_err()
+                .contains("match expressions")
+        );
         let s = Selector::default();
         assert_eq!(
             check(&[s.clone(), s], "nodeSelectors").unwrap_err(),

@@ -36,12 +36,20 @@ fn to16(ip: IpAddr) -> u128 {
 fn summarize(start: u128, end: u128, bits: u8) -> Vec<(u128, u8)> {
     // The last address of the block of 2^size addresses at `cur`, if it exists.
     let block_last = |cur: u128, size: u32| -> Option<u128> {
-        if size >= 128 { (cur == 0).then_some(u128::MAX) } else { cur.checked_add((1u128 << size) - 1) }
+        if size >= 128 {
+            (cur == 0).then_some(u128::MAX)
+        } else {
+            cur.checked_add((1u128 << size) - 1)
+        }
     };
     let mut out = Vec::new();
     let mut cur = start;
     loop {
-        let mut size = if cur == 0 { u32::from(bits) } else { cur.trailing_zeros().min(u32::from(bits)) };
+        let mut size = if cur == 0 {
+            u32::from(bits)
+        } else {
+            cur.trailing_zeros().min(u32::from(bits))
+        };
         while size > 0 && block_last(cur, size).is_none_or(|last| last > end) {
             size -= 1;
         }
@@ -65,10 +73,18 @@ pub fn parse_addresses(entry: &str) -> Result<Vec<IpNet>, String> {
     }
     let (a, b) = entry.split_once('-').unwrap_or((entry, ""));
     let Some(start) = parse_ip(a.trim()) else {
-        return Err(format!("invalid IP range {}: invalid start IP {}", go_quote(entry), go_quote(a)));
+        return Err(format!(
+            "invalid IP range {}: invalid start IP {}",
+            go_quote(entry),
+            go_quote(a)
+        ));
     };
     let Some(end) = parse_ip(b.trim()) else {
-        return Err(format!("invalid IP range {}: invalid end IP {}", go_quote(entry), go_quote(b)));
+        return Err(format!(
+            "invalid IP range {}: invalid end IP {}",
+            go_quote(entry),
+            go_quote(b)
+        ));
     };
     if to16(start) > to16(end) {
         return Err(format!(
@@ -79,10 +95,16 @@ pub fn parse_addresses(entry: &str) -> Result<Vec<IpNet>, String> {
         ));
     }
     Ok(match (start, end) {
-        (IpAddr::V4(s), IpAddr::V4(e)) => summarize(u128::from(u32::from(s)), u128::from(u32::from(e)), 32)
-            .into_iter()
-            .filter_map(|(ip, len)| ipnet::Ipv4Net::new((ip as u32).into(), len).ok().map(IpNet::V4))
-            .collect(),
+        (IpAddr::V4(s), IpAddr::V4(e)) => {
+            summarize(u128::from(u32::from(s)), u128::from(u32::from(e)), 32)
+                .into_iter()
+                .filter_map(|(ip, len)| {
+                    ipnet::Ipv4Net::new((ip as u32).into(), len)
+                        .ok()
+                        .map(IpNet::V4)
+                })
+                .collect()
+        }
         (IpAddr::V6(s), IpAddr::V6(e)) => summarize(u128::from(s), u128::from(e), 128)
             .into_iter()
             .filter_map(|(ip, len)| ipnet::Ipv6Net::new(ip.into(), len).ok().map(IpNet::V6))
@@ -112,7 +134,11 @@ struct AcceptedCidrs {
 
 fn interval(n: &IpNet) -> (bool, u128, u128) {
     match n {
-        IpNet::V4(v) => (false, u128::from(u32::from(v.network())), u128::from(u32::from(v.broadcast()))),
+        IpNet::V4(v) => (
+            false,
+            u128::from(u32::from(v.network())),
+            u128::from(u32::from(v.broadcast())),
+        ),
         IpNet::V6(v) => (true, u128::from(v.network()), u128::from(v.broadcast())),
     }
 }
@@ -128,7 +154,10 @@ impl AcceptedCidrs {
             .next_back()
             .filter(|((fam, _), (last, _, _))| *fam == v6 && *last >= start)
             .map(|(_, v)| v);
-        inside.chain(before).min_by_key(|(_, idx, _)| *idx).map(|(_, _, net)| *net)
+        inside
+            .chain(before)
+            .min_by_key(|(_, idx, _)| *idx)
+            .map(|(_, _, net)| *net)
     }
 
     fn insert(&mut self, n: IpNet) {
@@ -177,14 +206,14 @@ fn check_bfd(r: &Resources) -> Result<(), String> {
             (b.echo_interval, 10, 60000, "echo interval"),
         ];
         for (v, min, max, what) in ranges {
-            if let Some(v) = v {
-                if v < min || v > max {
-                    return Err(format!(
-                        "parsing bfd profile #{} ({}): invalid {what} value: invalid value {v}, must be in {min}-{max} range",
-                        i + 1,
-                        b.name
-                    ));
-                }
+            if let Some(v) = v
+                && (v < min || v > max)
+            {
+                return Err(format!(
+                    "parsing bfd profile #{} ({}): invalid {what} value: invalid value {v}, must be in {min}-{max} range",
+                    i + 1,
+                    b.name
+                ));
             }
         }
         if r.bfd_profiles[..i].iter().any(|o| o.name == b.name) {
@@ -205,16 +234,19 @@ fn check_peer(p: &BgpPeer, r: &Resources) -> Result<(), String> {
         return Err("invalid ebgp-multihop parameter set for an ibgp peer".into());
     }
     if parse_ip(&p.peer_address).is_none() {
-        return Err(format!("invalid BGPPeer address {}", go_quote(&p.peer_address)));
+        return Err(format!(
+            "invalid BGPPeer address {}",
+            go_quote(&p.peer_address)
+        ));
     }
-    if let Some(ka) = p.keepalive_time {
-        if ka > p.hold_time {
-            return Err(format!(
-                "invalid BGPPeer timers: invalid keepaliveTime {}, must be lower than holdTime {}",
-                go_quote(&format_seconds(ka)),
-                go_quote(&format_seconds(p.hold_time))
-            ));
-        }
+    if let Some(ka) = p.keepalive_time
+        && ka > p.hold_time
+    {
+        return Err(format!(
+            "invalid BGPPeer timers: invalid keepaliveTime {}, must be lower than holdTime {}",
+            go_quote(&format_seconds(ka)),
+            go_quote(&format_seconds(p.hold_time))
+        ));
     }
     if !p.router_id.is_empty() && parse_ip(&p.router_id).is_none() {
         return Err(format!("invalid router ID {}", go_quote(&p.router_id)));
@@ -224,7 +256,10 @@ fn check_peer(p: &BgpPeer, r: &Resources) -> Result<(), String> {
     }
     selectors::check(&p.node_selectors, "nodeSelectors")?;
     if !p.bfd_profile.is_empty() && !r.bfd_profiles.iter().any(|b| b.name == p.bfd_profile) {
-        return Err(format!("peer {} referencing non existing bfd profile {}", p.name, p.bfd_profile));
+        return Err(format!(
+            "peer {} referencing non existing bfd profile {}",
+            p.name, p.bfd_profile
+        ));
     }
     Ok(())
 }
@@ -237,7 +272,8 @@ struct ParsedPool<'a> {
 
 fn check_pools(r: &Resources) -> Result<Vec<ParsedPool<'_>>, String> {
     for (alias, value) in &r.communities {
-        parse_community(value).map_err(|e| format!("parsing community {}: {e}", go_quote(alias)))?;
+        parse_community(value)
+            .map_err(|e| format!("parsing community {}: {e}", go_quote(alias)))?;
     }
     let mut parsed: Vec<ParsedPool> = Vec::with_capacity(r.pools.len());
     let mut all = AcceptedCidrs::default();
@@ -248,12 +284,20 @@ fn check_pools(r: &Resources) -> Result<Vec<ParsedPool<'_>>, String> {
         }
         let mut per_entry = Vec::with_capacity(p.addresses.len());
         for a in &p.addresses {
-            let nets = parse_addresses(a)
-                .map_err(|e| ctx(format!("invalid CIDR {} in pool {}: {e}", go_quote(a), go_quote(&p.name))))?;
+            let nets = parse_addresses(a).map_err(|e| {
+                ctx(format!(
+                    "invalid CIDR {} in pool {}: {e}",
+                    go_quote(a),
+                    go_quote(&p.name)
+                ))
+            })?;
             per_entry.push((a.as_str(), nets));
         }
         if parsed.iter().any(|o| o.pool.name == p.name) {
-            let first = parsed.iter().find(|o| o.pool.name == p.name).map_or(0, |o| o.pool.index);
+            let first = parsed
+                .iter()
+                .find(|o| o.pool.name == p.name)
+                .map_or(0, |o| o.pool.index);
             return Err(format!(
                 "duplicate definition of pool {} (legacy pools #{first} and #{} have the same converted name)",
                 go_quote(&p.name),
@@ -278,7 +322,11 @@ fn check_pools(r: &Resources) -> Result<Vec<ParsedPool<'_>>, String> {
     Ok(parsed)
 }
 
-fn check_advertisement(a: &BgpAdvertisement, r: &Resources, pools: &[ParsedPool]) -> Result<(), String> {
+fn check_advertisement(
+    a: &BgpAdvertisement,
+    r: &Resources,
+    pools: &[ParsedPool],
+) -> Result<(), String> {
     for (i, c) in a.communities.iter().enumerate() {
         if a.communities[..i].contains(c) {
             return Err(format!("duplicate definition of community {}", go_quote(c)));
@@ -296,7 +344,12 @@ fn check_advertisement(a: &BgpAdvertisement, r: &Resources, pools: &[ParsedPool]
         if r.communities.iter().any(|(alias, _)| alias == c) {
             continue;
         }
-        parse_community(c).map_err(|e| format!("invalid community {} in BGP advertisement: {e}", go_quote(c)))?;
+        parse_community(c).map_err(|e| {
+            format!(
+                "invalid community {} in BGP advertisement: {e}",
+                go_quote(c)
+            )
+        })?;
     }
     let Some(pool) = pools.iter().find(|p| p.pool.name == a.pool) else {
         return Ok(());
@@ -307,7 +360,11 @@ fn check_advertisement(a: &BgpAdvertisement, r: &Resources, pools: &[ParsedPool]
             IpNet::V4(_) => (v4, "IPv4"),
             IpNet::V6(_) => (v6, "IPv6"),
         };
-        let lowest = nets.iter().map(|n| i32::from(n.prefix_len())).min().unwrap_or(0);
+        let lowest = nets
+            .iter()
+            .map(|n| i32::from(n.prefix_len()))
+            .min()
+            .unwrap_or(0);
         if max < lowest {
             return Err(format!(
                 "invalid aggregation length {max} for {family}: prefix {lowest} in this pool is more specific than the aggregation length for addresses {entry}"
@@ -321,22 +378,35 @@ fn check_advertisement(a: &BgpAdvertisement, r: &Resources, pools: &[ParsedPool]
 pub fn check(r: &Resources) -> Result<(), String> {
     check_bfd(r)?;
     for p in &r.peers {
-        check_peer(p, r).map_err(|e| format!("parsing peer {} (legacy peer #{}): {e}", p.name, p.index))?;
+        check_peer(p, r)
+            .map_err(|e| format!("parsing peer {} (legacy peer #{}): {e}", p.name, p.index))?;
     }
     let pools = check_pools(r)?;
     for a in &r.bgp_advertisements {
-        check_advertisement(a, r, &pools).map_err(|e| format!("BGPAdvertisement {} (pool {}): {e}", a.name, a.pool))?;
+        check_advertisement(a, r, &pools)
+            .map_err(|e| format!("BGPAdvertisement {} (pool {}): {e}", a.name, a.pool))?;
     }
     // BFD echo mode cannot serve IPv6 announcements; every converted advertisement goes to
     // every peer.
     for p in &pools {
-        let has_v6 = p.per_entry.iter().flat_map(|(_, n)| n).any(|n| matches!(n, IpNet::V6(_)));
+        let has_v6 = p
+            .per_entry
+            .iter()
+            .flat_map(|(_, n)| n)
+            .any(|n| matches!(n, IpNet::V6(_)));
         if !has_v6 {
             continue;
         }
-        for a in r.bgp_advertisements.iter().filter(|a| a.pool == p.pool.name) {
+        for a in r
+            .bgp_advertisements
+            .iter()
+            .filter(|a| a.pool == p.pool.name)
+        {
             for peer in &r.peers {
-                let echo = r.bfd_profiles.iter().any(|b| b.name == peer.bfd_profile && b.echo_mode);
+                let echo = r
+                    .bfd_profiles
+                    .iter()
+                    .any(|b| b.name == peer.bfd_profile && b.echo_mode);
                 if echo {
                     return Err(format!(
                         "pool {} has bgpadvertisement {} which references peer {} which has bfd echo enabled, which is not possible",
@@ -355,13 +425,38 @@ mod tests {
 
     #[test]
     fn ranges_summarize_to_minimal_ascending_blocks() {
-        let nets: Vec<String> = parse_addresses("40.0.0.150-40.0.0.200").unwrap().iter().map(|n| n.to_string()).collect();
-        assert_eq!(nets, ["40.0.0.150/31", "40.0.0.152/29", "40.0.0.160/27", "40.0.0.192/29", "40.0.0.200/32"]);
-        let nets: Vec<String> = parse_addresses("0.0.0.0-255.255.255.255").unwrap().iter().map(|n| n.to_string()).collect();
+        let nets: Vec<String> = parse_addresses("40.0.0.150-40.0.0.200")
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            nets,
+            [
+                "40.0.0.150/31",
+                "40.0.0.152/29",
+                "40.0.0.160/27",
+                "40.0.0.192/29",
+                "40.0.0.200/32"
+            ]
+        );
+        let nets: Vec<String> = parse_addresses("0.0.0.0-255.255.255.255")
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(nets, ["0.0.0.0/0"]);
-        let nets: Vec<String> = parse_addresses("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff").unwrap().iter().map(|n| n.to_string()).collect();
+        let nets: Vec<String> = parse_addresses("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(nets, ["::/0"]);
-        let nets: Vec<String> = parse_addresses(" 2001:db8::1 - 2001:db8::2").unwrap().iter().map(|n| n.to_string()).collect();
+        let nets: Vec<String> = parse_addresses(" 2001:db8::1 - 2001:db8::2")
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         assert_eq!(nets, ["2001:db8::1/128", "2001:db8::2/128"]);
     }
 
@@ -375,17 +470,34 @@ mod tests {
 
     #[test]
     fn cidr_host_bits_are_masked_and_bad_entries_refused() {
-        assert_eq!(parse_addresses("10.20.30.40/24").unwrap()[0].to_string(), "10.20.30.0/24");
-        assert_eq!(parse_addresses("1.2.3.0/33").unwrap_err(), r#"invalid CIDR "1.2.3.0/33""#);
-        assert!(parse_addresses("x-10.0.0.1").unwrap_err().contains("invalid start IP \"x\""));
+        assert_eq!(
+            parse_addresses("10.20.30.40/24").unwrap()[0].to_string(),
+            "10.20.30.0/24"
+        );
+        assert_eq!(
+            parse_addresses("1.2.3.0/33").unwrap_err(),
+            r#"invalid CIDR "1.2.3.0/33""#
+        );
+        assert!(
+            parse_addresses("x-10.0.0.1")
+                .unwrap_err()
+                .contains("invalid start IP \"x\"")
+        );
     }
 
     #[test]
     fn communities_follow_current_syntax() {
         assert!(parse_community("64512:1").is_ok());
         assert!(parse_community("large:1:2:3").is_ok());
-        assert!(parse_community("65536:1").unwrap_err().starts_with("invalid community value"));
-        assert_eq!(parse_community("no-export").err().unwrap(), "invalid community format: no-export");
+        assert!(
+            parse_community("65536:1")
+                .unwrap_err()
+                .starts_with("invalid community value")
+        );
+        assert_eq!(
+            parse_community("no-export").err().unwrap(),
+            "invalid community format: no-export"
+        );
     }
 
     proptest::proptest! {

@@ -52,23 +52,47 @@ impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Warning::NameConverted { kind, from, to } => {
-                write!(f, "{kind} name {from:?} is not a valid Kubernetes name; it becomes {to:?} (advertisements and peers refer to the new name)")
+                write!(
+                    f,
+                    "{kind} name {from:?} is not a valid Kubernetes name; it becomes {to:?} (advertisements and peers refer to the new name)"
+                )
             }
-            Warning::IbgpLocalPrefZero { peers, advertisement, pool } => write!(
+            Warning::IbgpLocalPrefZero {
+                peers,
+                advertisement,
+                pool,
+            } => write!(
                 f,
                 "{advertisement} (pool {pool:?}) has no localpref and {} iBGP: MetalLB v0.9 sends LOCAL_PREF 0 to iBGP peers, MetalLB >= v0.13 treats localPref 0 as unset and sends none, so the router applies its default (usually 100); set localPref explicitly if the routers rely on 0",
-                if peers.len() == 1 { format!("peer {} is", peers[0]) } else { format!("peers {} are", peers.join(", ")) }
+                if peers.len() == 1 {
+                    format!("peer {} is", peers[0])
+                } else {
+                    format!("peers {} are", peers.join(", "))
+                }
             ),
             Warning::Ipv6BgpPool { pool } => write!(
                 f,
                 "pool {pool:?} has IPv6 addresses and protocol bgp: MetalLB v0.9 could not announce IPv6 over BGP, MetalLB >= v0.13 will announce them (aggregationLengthV6 defaults to 128)"
             ),
-            Warning::UnknownProtocol { pool, protocol, has_bgp_advertisements } => {
-                write!(f, "pool {pool:?} has protocol {protocol:?}, which is neither bgp nor layer2: ")?;
+            Warning::UnknownProtocol {
+                pool,
+                protocol,
+                has_bgp_advertisements,
+            } => {
+                write!(
+                    f,
+                    "pool {pool:?} has protocol {protocol:?}, which is neither bgp nor layer2: "
+                )?;
                 if *has_bgp_advertisements {
-                    write!(f, "no L2Advertisement is generated, but its bgp-advertisements become BGPAdvertisements, so MetalLB >= v0.13 will announce it over BGP")
+                    write!(
+                        f,
+                        "no L2Advertisement is generated, but its bgp-advertisements become BGPAdvertisements, so MetalLB >= v0.13 will announce it over BGP"
+                    )
                 } else {
-                    write!(f, "no advertisement is generated, so MetalLB >= v0.13 will allocate from it but never announce its addresses")
+                    write!(
+                        f,
+                        "no advertisement is generated, so MetalLB >= v0.13 will allocate from it but never announce its addresses"
+                    )
                 }
             }
             Warning::PlainTextPassword { peer } => write!(
@@ -87,15 +111,26 @@ fn has_ipv6(addresses: &[String]) -> bool {
 /// The gaps that apply to `r`, after the name conversions already collected.
 pub fn gaps(r: &Resources) -> Vec<Warning> {
     let mut out = Vec::new();
-    let ibgp: Vec<String> = r.peers.iter().filter(|p| p.my_asn == p.peer_asn).map(|p| p.name.clone()).collect();
+    let ibgp: Vec<String> = r
+        .peers
+        .iter()
+        .filter(|p| p.my_asn == p.peer_asn)
+        .map(|p| p.name.clone())
+        .collect();
     if !ibgp.is_empty() {
         for a in r.bgp_advertisements.iter().filter(|a| a.local_pref == 0) {
-            out.push(Warning::IbgpLocalPrefZero { peers: ibgp.clone(), advertisement: a.name.clone(), pool: a.pool.clone() });
+            out.push(Warning::IbgpLocalPrefZero {
+                peers: ibgp.clone(),
+                advertisement: a.name.clone(),
+                pool: a.pool.clone(),
+            });
         }
     }
     for p in &r.pools {
         if p.protocol == "bgp" && has_ipv6(&p.addresses) {
-            out.push(Warning::Ipv6BgpPool { pool: p.name.clone() });
+            out.push(Warning::Ipv6BgpPool {
+                pool: p.name.clone(),
+            });
         }
         if p.protocol != "bgp" && p.protocol != "layer2" {
             out.push(Warning::UnknownProtocol {
@@ -106,7 +141,9 @@ pub fn gaps(r: &Resources) -> Vec<Warning> {
         }
     }
     for p in r.peers.iter().filter(|p| !p.password.is_empty()) {
-        out.push(Warning::PlainTextPassword { peer: p.name.clone() });
+        out.push(Warning::PlainTextPassword {
+            peer: p.name.clone(),
+        });
     }
     out
 }

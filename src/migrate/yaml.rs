@@ -124,7 +124,11 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -140,12 +144,16 @@ pub fn key_order(a: &str, b: &str) -> Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.saturating_mul(10).saturating_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .saturating_mul(10)
+                .saturating_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.saturating_mul(10).saturating_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .saturating_mul(10)
+                .saturating_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -180,7 +188,9 @@ fn double_quote(s: &str, out: &mut String) {
             '\u{85}' => out.push_str("\\N"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02X}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
             c if c == '\u{feff}' || ((c as u32) >= 0x80 && (c as u32) < 0xa0) => {
                 out.push_str(&format!("\\u{:04X}", c as u32))
             }
@@ -205,7 +215,9 @@ pub fn needs_quotes(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains("\t#") {
         return true;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}') {
+    if s.chars()
+        .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
+    {
         return true;
     }
     resolves_to_non_string(s)
@@ -213,8 +225,8 @@ pub fn needs_quotes(s: &str) -> bool {
 
 fn resolves_to_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", ".inf", "-.inf",
-        "+.inf", ".nan", "<<", "=",
+        "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", ".inf", "-.inf", "+.inf",
+        ".nan", "<<", "=",
     ];
     let lower = s.to_ascii_lowercase();
     if WORDS.contains(&lower.as_str()) {
@@ -225,7 +237,9 @@ fn resolves_to_non_string(s: &str) -> bool {
     if b.is_empty() || !(b[0].is_ascii_digit() || b[0] == b'.') {
         return false;
     }
-    let all = |rest: &[u8], f: fn(u8) -> bool| !rest.is_empty() && rest.iter().all(|&c| c == b'_' || f(c));
+    let all = |rest: &[u8], f: fn(u8) -> bool| {
+        !rest.is_empty() && rest.iter().all(|&c| c == b'_' || f(c))
+    };
     // Integers: decimal (a leading 0 is octal in YAML 1.1), hex, octal, binary, with `_`.
     if all(b, |c| c.is_ascii_digit()) {
         return true;
@@ -235,10 +249,10 @@ fn resolves_to_non_string(s: &str) -> bool {
         ("0o", |c: u8| (b'0'..=b'7').contains(&c)),
         ("0b", |c: u8| c == b'0' || c == b'1'),
     ] {
-        if let Some(rest) = unsigned.strip_prefix(prefix) {
-            if all(rest.as_bytes(), f) {
-                return true;
-            }
+        if let Some(rest) = unsigned.strip_prefix(prefix)
+            && all(rest.as_bytes(), f)
+        {
+            return true;
         }
     }
     is_float(unsigned) || is_sexagesimal(unsigned) || is_timestamp(s)
@@ -262,14 +276,20 @@ fn is_float(s: &str) -> bool {
     };
     let int_ok = int.bytes().all(|c| c.is_ascii_digit() || c == b'_');
     let frac_ok = frac.is_none_or(|f| f.bytes().all(|c| c.is_ascii_digit() || c == b'_'));
-    int_ok && frac_ok && (int.bytes().any(|c| c.is_ascii_digit()) || frac.is_some_and(|f| f.bytes().any(|c| c.is_ascii_digit())))
+    int_ok
+        && frac_ok
+        && (int.bytes().any(|c| c.is_ascii_digit())
+            || frac.is_some_and(|f| f.bytes().any(|c| c.is_ascii_digit())))
 }
 
 /// YAML 1.1 base-60 numbers (`190:20:30`, `64512:1`): goyaml.v2 quotes them on output.
 fn is_sexagesimal(s: &str) -> bool {
     let mut parts = s.split(':');
     let head = parts.next().unwrap_or("");
-    if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !head.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
+    if head.is_empty()
+        || !head.as_bytes()[0].is_ascii_digit()
+        || !head.bytes().all(|c| c.is_ascii_digit() || c == b'_')
+    {
         return false;
     }
     let rest: Vec<&str> = parts.collect();
@@ -278,8 +298,15 @@ fn is_sexagesimal(s: &str) -> bool {
     }
     let last = rest.len() - 1;
     rest.iter().enumerate().all(|(i, p)| {
-        let p = if i == last { p.split('.').next().unwrap_or("") } else { p };
-        !p.is_empty() && p.len() <= 2 && p.bytes().all(|c| c.is_ascii_digit()) && (p.len() == 1 || p.as_bytes()[0] <= b'5')
+        let p = if i == last {
+            p.split('.').next().unwrap_or("")
+        } else {
+            p
+        };
+        !p.is_empty()
+            && p.len() <= 2
+            && p.bytes().all(|c| c.is_ascii_digit())
+            && (p.len() == 1 || p.as_bytes()[0] <= b'5')
     })
 }
 
@@ -310,17 +337,29 @@ mod tests {
     #[test]
     fn nested_blocks_are_laid_out_like_upstream() {
         let n = Node::Map(vec![
-            ("spec".into(), Node::Map(vec![
-                ("nodeSelectors".into(), Node::Seq(vec![Node::Map(vec![
-                    ("matchLabels".into(), Node::Map(vec![("a".into(), Node::str("b"))])),
-                    ("matchExpressions".into(), Node::Seq(vec![Node::Map(vec![
-                        ("values".into(), Node::Seq(vec![Node::str("x")])),
-                        ("key".into(), Node::str("k")),
-                    ])])),
-                ])])),
-                ("empty".into(), Node::Map(vec![])),
-                ("num".into(), Node::Int(3)),
-            ])),
+            (
+                "spec".into(),
+                Node::Map(vec![
+                    (
+                        "nodeSelectors".into(),
+                        Node::Seq(vec![Node::Map(vec![
+                            (
+                                "matchLabels".into(),
+                                Node::Map(vec![("a".into(), Node::str("b"))]),
+                            ),
+                            (
+                                "matchExpressions".into(),
+                                Node::Seq(vec![Node::Map(vec![
+                                    ("values".into(), Node::Seq(vec![Node::str("x")])),
+                                    ("key".into(), Node::str("k")),
+                                ])]),
+                            ),
+                        ])]),
+                    ),
+                    ("empty".into(), Node::Map(vec![])),
+                    ("num".into(), Node::Int(3)),
+                ]),
+            ),
             ("status".into(), Node::Map(vec![])),
         ]);
         assert_eq!(
@@ -331,17 +370,67 @@ mod tests {
 
     #[test]
     fn yaml_1_1_ambiguous_strings_are_quoted() {
-        for s in ["yes", "No", "on", "OFF", "y", "n", "true", "null", "~", "", "64512:1", "190:20:30",
-            "123", "0123", "0x1F", "0o17", "1e3", "1.5", ".5", "-1", "1_000", ".inf", "2001-01-01",
-            "- a", "a: b", "a #b", " lead", "trail ", "#x", "*x", "&x", "!x", "x:", "a\nb", "%x", "@x", "'", "\""] {
+        for s in [
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "y",
+            "n",
+            "true",
+            "null",
+            "~",
+            "",
+            "64512:1",
+            "190:20:30",
+            "123",
+            "0123",
+            "0x1F",
+            "0o17",
+            "1e3",
+            "1.5",
+            ".5",
+            "-1",
+            "1_000",
+            ".inf",
+            "2001-01-01",
+            "- a",
+            "a: b",
+            "a #b",
+            " lead",
+            "trail ",
+            "#x",
+            "*x",
+            "&x",
+            "!x",
+            "x:",
+            "a\nb",
+            "%x",
+            "@x",
+            "'",
+            "\"",
+        ] {
             assert!(needs_quotes(s), "{s:?} must be quoted");
         }
     }
 
     #[test]
     fn ordinary_strings_stay_plain() {
-        for s in ["1234:5678", "65535:65281", "10.0.0.1", "fc00:f853:0ccd:e799::/124", "192.168.0.150-192.168.0.200",
-            "metallb.io/v1beta1", "kubernetes.io/hostname", "yourPassword", "my-ip-space", "1m30s", "In", "a,b", "a b"] {
+        for s in [
+            "1234:5678",
+            "65535:65281",
+            "10.0.0.1",
+            "fc00:f853:0ccd:e799::/124",
+            "192.168.0.150-192.168.0.200",
+            "metallb.io/v1beta1",
+            "kubernetes.io/hostname",
+            "yourPassword",
+            "my-ip-space",
+            "1m30s",
+            "In",
+            "a,b",
+            "a b",
+        ] {
             assert!(!needs_quotes(s), "{s:?} should be plain");
         }
     }

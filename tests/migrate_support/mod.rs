@@ -13,7 +13,11 @@ pub fn repo() -> PathBuf {
 /// A directory under `../shared/upstream`, which must exist (tests fail loudly without it).
 pub fn upstream(sub: &str) -> PathBuf {
     let p = repo().join("../shared/upstream").join(sub);
-    assert!(p.is_dir(), "missing {}: the upstream test data must sit beside the repository", p.display());
+    assert!(
+        p.is_dir(),
+        "missing {}: the upstream test data must sit beside the repository",
+        p.display()
+    );
     p
 }
 
@@ -27,11 +31,20 @@ pub fn upstream_goldens(form: &str) -> Vec<(String, PathBuf, PathBuf)> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .map(|p| {
             let golden = p.with_extension("golden");
-            (p.file_stem().unwrap().to_string_lossy().into_owned(), p, golden)
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                p,
+                golden,
+            )
         })
         .collect();
     out.sort();
-    assert_eq!(out.len(), 6, "expected the six upstream golden cases in {}", dir.display());
+    assert_eq!(
+        out.len(),
+        6,
+        "expected the six upstream golden cases in {}",
+        dir.display()
+    );
     out
 }
 
@@ -78,7 +91,9 @@ pub fn assert_keys_sorted(text: &str) {
         }
         let content = line.trim_start_matches([' ', '-']);
         let indent = line.len() - content.len();
-        let Some((key, _)) = content.split_once(':') else { continue };
+        let Some((key, _)) = content.split_once(':') else {
+            continue;
+        };
         if key.starts_with('"') || key.contains(' ') {
             continue;
         }
@@ -87,11 +102,14 @@ pub fn assert_keys_sorted(text: &str) {
             stack.retain(|(i, _)| *i < indent);
         }
         stack.retain(|(i, _)| *i <= indent);
-        if let Some((i, prev)) = stack.last() {
-            if *i == indent {
-                assert!(prev.as_str() < key, "keys out of order: {prev:?} before {key:?} in\n{text}");
-                stack.pop();
-            }
+        if let Some((i, prev)) = stack.last()
+            && *i == indent
+        {
+            assert!(
+                prev.as_str() < key,
+                "keys out of order: {prev:?} before {key:?} in\n{text}"
+            );
+            stack.pop();
         }
         stack.push((indent, key.to_owned()));
     }
@@ -102,7 +120,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("ferrolb-{tag}-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let p = std::env::temp_dir().join(format!(
+            "ferrolb-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
