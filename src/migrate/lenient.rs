@@ -60,6 +60,118 @@ impl<'de> Deserialize<'de> for Bool11 {
     }
 }
 
+/// An integer as yaml.v2 (YAML 1.1) reads it into a Go integer field: decimal, `0x`/`0o`/`0b`
+/// and leading-`0` octal forms, `_` separators, and a float truncated toward zero. v0.9 reads
+/// these, so a config it accepts must convert with the same numbers; a value out of the
+/// target's range is an error.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Int11<T>(pub T);
+
+/// Go's `strconv.ParseInt(s, 0, 64)` after yaml.v2 removed the underscores.
+pub fn yaml11_int(v: &str) -> Option<i128> {
+    let plain = v.replace('_', "");
+    let (neg, digits) = match plain.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, plain.strip_prefix('+').unwrap_or(&plain)),
+    };
+    let (radix, body) = if let Some(b) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        (16, b)
+    } else if let Some(b) = digits
+        .strip_prefix("0b")
+        .or_else(|| digits.strip_prefix("0B"))
+    {
+        (2, b)
+    } else if let Some(b) = digits
+        .strip_prefix("0o")
+        .or_else(|| digits.strip_prefix("0O"))
+    {
+        (8, b)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    if body.is_empty() || body.starts_with(['+', '-']) {
+        return None;
+    }
+    let n = i128::from_str_radix(body, radix).ok()?;
+    Some(if neg { -n } else { n })
+}
+
+/// yaml.v2's float form `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` (after removing
+/// `_`), as Go parses it.
+pub fn yaml11_float(v: &str) -> Option<f64> {
+    let plain = v.replace('_', "");
+    let body = plain.strip_prefix(['-', '+']).unwrap_or(&plain);
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => digits(frac),
+        Some((int, frac)) => digits(int) && (frac.is_empty() || digits(frac)),
+        None => digits(mantissa),
+    };
+    let exp_ok = exp.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    if mantissa_ok && exp_ok {
+        plain.parse().ok()
+    } else {
+        None
+    }
+}
+
+impl<'de, T: TryFrom<i128>> Deserialize<'de> for Int11<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<T: TryFrom<i128>> Visitor<'_> for V<T> {
+            type Value = Int11<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(
+                    f,
+                    "an integer in the range of {}",
+                    std::any::type_name::<T>()
+                )
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int11<T>, E> {
+                T::try_from(i128::from(v))
+                    .map(Int11)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int11<T>, E> {
+                T::try_from(i128::from(v))
+                    .map(Int11)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int11<T>, E> {
+                if !v.is_finite() || v.abs() >= 1e30 {
+                    return Err(E::invalid_value(de::Unexpected::Float(v), &self));
+                }
+                T::try_from(v.trunc() as i128)
+                    .map(Int11)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Int11<T>, E> {
+                // yaml.v2 tries an integer, then a YAML float (`0179` is the float 179).
+                let n = yaml11_int(v)
+                    .or_else(|| {
+                        yaml11_float(v)
+                            .filter(|f| f.abs() < 1e30)
+                            .map(|f| f.trunc() as i128)
+                    })
+                    .ok_or_else(|| E::invalid_type(de::Unexpected::Str(v), &self))?;
+                T::try_from(n)
+                    .map(Int11)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
 /// The YAML 1.1 boolean spellings yaml.v2 resolves.
 pub fn yaml11_bool(v: &str) -> Option<bool> {
     match v {
@@ -70,6 +182,34 @@ pub fn yaml11_bool(v: &str) -> Option<bool> {
             Some(false)
         }
         _ => None,
+    }
+}
+
+/// The value of a YAML merge key `<<`: one mapping or a list of them.
+struct Merge<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Merge<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Merge<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping or a list of mappings to merge")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Merge<T>, A::Error> {
+                Ok(Merge(vec![T::deserialize(
+                    de::value::MapAccessDeserializer::new(map),
+                )?]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Merge<T>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element()? {
+                    out.push(t);
+                }
+                Ok(Merge(out))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 
@@ -96,6 +236,15 @@ macro_rules! lenient_struct {
                     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                         let mut out = $name::default();
                         while let Some(k) = map.next_key::<RawStr>()? {
+                            if k.0 == "<<" {
+                                // yaml.v2 merges in place: merged fields override earlier keys,
+                                // later keys override them; of a list, earlier maps win.
+                                let Merge(sources) = map.next_value::<Merge<$name>>()?;
+                                for src in sources.into_iter().rev() {
+                                    $( if src.$field.is_some() { out.$field = src.$field; } )*
+                                }
+                                continue;
+                            }
                             match k.0.to_lowercase().as_str() {
                                 $( $key => out.$field = map.next_value()?, )*
                                 _ => { map.next_value::<IgnoredAny>()?; }
@@ -128,15 +277,15 @@ lenient_struct! {
     /// One `peers[]` entry.
     Peer {
         /// `my-asn`
-        my_asn: Option<u32> = "my-asn",
+        my_asn: Option<Int11<u32>> = "my-asn",
         /// `peer-asn`
-        asn: Option<u32> = "peer-asn",
+        asn: Option<Int11<u32>> = "peer-asn",
         /// `peer-address`
         addr: Option<RawStr> = "peer-address",
         /// `source-address` (newer)
         src_addr: Option<RawStr> = "source-address",
         /// `peer-port`
-        port: Option<u16> = "peer-port",
+        port: Option<Int11<u16>> = "peer-port",
         /// `hold-time`
         hold_time: Option<RawStr> = "hold-time",
         /// `keepalive-time` (newer)
@@ -198,11 +347,11 @@ lenient_struct! {
     /// One `bgp-advertisements[]` entry.
     BgpAdvertisement {
         /// `aggregation-length` (Go `*int32`)
-        aggregation_length: Option<i32> = "aggregation-length",
+        aggregation_length: Option<Int11<i32>> = "aggregation-length",
         /// `aggregation-length-v6` (newer; Go `*int32`)
-        aggregation_length_v6: Option<i32> = "aggregation-length-v6",
+        aggregation_length_v6: Option<Int11<i32>> = "aggregation-length-v6",
         /// `localpref`
-        local_pref: Option<u32> = "localpref",
+        local_pref: Option<Int11<u32>> = "localpref",
         /// `communities`, verbatim.
         communities: Option<Vec<Option<RawStr>>> = "communities",
     }
@@ -214,19 +363,19 @@ lenient_struct! {
         /// `name`
         name: Option<RawStr> = "name",
         /// `receive-interval`
-        receive_interval: Option<u32> = "receive-interval",
+        receive_interval: Option<Int11<u32>> = "receive-interval",
         /// `transmit-interval`
-        transmit_interval: Option<u32> = "transmit-interval",
+        transmit_interval: Option<Int11<u32>> = "transmit-interval",
         /// `detect-multiplier`
-        detect_multiplier: Option<u32> = "detect-multiplier",
+        detect_multiplier: Option<Int11<u32>> = "detect-multiplier",
         /// `echo-interval`
-        echo_interval: Option<u32> = "echo-interval",
+        echo_interval: Option<Int11<u32>> = "echo-interval",
         /// `echo-mode`
         echo_mode: Option<Bool11> = "echo-mode",
         /// `passive-mode`
         passive_mode: Option<Bool11> = "passive-mode",
         /// `minimum-ttl`
-        minimum_ttl: Option<u32> = "minimum-ttl",
+        minimum_ttl: Option<Int11<u32>> = "minimum-ttl",
     }
 }
 
@@ -237,12 +386,20 @@ pub fn text(v: &Option<RawStr>) -> &str {
 
 /// Decodes a payload leniently. An empty payload (or one that is only comments / `null`) is
 /// the empty config. The error is the YAML library's message with its position.
+///
+/// Only the first document counts: yaml.v2 (v0.9, and upstream's decoder) stops there.
 pub fn decode(payload: &str) -> Result<ConfigFile, String> {
-    let value: serde_norway::Value = serde_norway::from_str(payload).map_err(|e| e.to_string())?;
+    let Some(first) = serde_norway::Deserializer::from_str(payload).next() else {
+        return Ok(ConfigFile::default());
+    };
+    let value = serde_norway::Value::deserialize(first).map_err(|e| e.to_string())?;
     if value.is_null() {
         return Ok(ConfigFile::default());
     }
-    serde_norway::from_str(payload).map_err(|e| e.to_string())
+    let Some(first) = serde_norway::Deserializer::from_str(payload).next() else {
+        return Ok(ConfigFile::default());
+    };
+    ConfigFile::deserialize(first).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -253,8 +410,8 @@ mod tests {
     fn unknown_keys_are_ignored_and_known_keys_match_case_insensitively() {
         let c = decode("Peers:\n- MY-ASN: 1\n  peer-asn: 2\n  foo: bar\nfrobnicate: 3\n").unwrap();
         let p = &c.peers.unwrap()[0];
-        assert_eq!(p.my_asn, Some(1));
-        assert_eq!(p.asn, Some(2));
+        assert_eq!(p.my_asn, Some(Int11(1)));
+        assert_eq!(p.asn, Some(Int11(2)));
     }
 
     #[test]
@@ -296,8 +453,51 @@ mod tests {
         assert_eq!(c.bfd_profiles.unwrap()[0].echo_mode, Some(Bool11(true)));
         assert_eq!(
             c.pools.unwrap()[0].bgp_advertisements.as_ref().unwrap()[0].aggregation_length_v6,
-            Some(64)
+            Some(Int11(64))
         );
+    }
+
+    #[test]
+    fn integers_accept_what_yaml_v2_reads() {
+        let c = decode("peers:\n- my-asn: 64_512\n  peer-asn: 017\n  peer-port: 0x10\naddress-pools:\n- bgp-advertisements:\n  - localpref: 100.9\n    aggregation-length: -0b1\n").unwrap();
+        let p = &c.peers.unwrap()[0];
+        assert_eq!(
+            (p.my_asn, p.asn, p.port),
+            (Some(Int11(64512)), Some(Int11(15)), Some(Int11(16)))
+        );
+        let a = &c.pools.unwrap()[0].bgp_advertisements.clone().unwrap()[0];
+        assert_eq!(
+            (a.local_pref, a.aggregation_length),
+            (Some(Int11(100)), Some(Int11(-1)))
+        );
+        assert!(decode("peers:\n- my-asn: -1\n").is_err());
+        assert!(decode("peers:\n- my-asn: 4294967296\n").is_err());
+        assert!(decode("peers:\n- my-asn: 0o\n").is_err());
+        let c = decode("peers:\n- peer-port: 0179\n  my-asn: 1e3\n").unwrap();
+        assert_eq!(
+            (
+                c.peers.as_ref().unwrap()[0].port,
+                c.peers.unwrap()[0].my_asn
+            ),
+            (Some(Int11(179)), Some(Int11(1000)))
+        );
+    }
+
+    #[test]
+    fn merge_keys_fill_fields_and_later_keys_win() {
+        let c = decode("peers:\n- &base\n  my-asn: 1\n  peer-asn: 2\n  peer-address: 192.0.2.1\n- <<: *base\n  peer-address: 192.0.2.2\n- peer-asn: 9\n  <<: [{my-asn: 5, peer-asn: 6}, {my-asn: 7}]\n").unwrap();
+        let p = c.peers.unwrap();
+        assert_eq!(
+            (p[1].my_asn, p[1].asn, text(&p[1].addr)),
+            (Some(Int11(1)), Some(Int11(2)), "192.0.2.2")
+        );
+        assert_eq!((p[2].my_asn, p[2].asn), (Some(Int11(5)), Some(Int11(6))));
+    }
+
+    #[test]
+    fn only_the_first_document_counts() {
+        let c = decode("peers:\n- my-asn: 1\n---\nthis: [is, broken\n").unwrap();
+        assert_eq!(c.peers.unwrap()[0].my_asn, Some(Int11(1)));
     }
 
     #[test]

@@ -282,13 +282,13 @@ pub fn build(
         .zip(bfd_names)
         .map(|(b, name)| BfdProfile {
             name,
-            receive_interval: b.receive_interval,
-            transmit_interval: b.transmit_interval,
-            detect_multiplier: b.detect_multiplier,
-            echo_interval: b.echo_interval,
+            receive_interval: b.receive_interval.map(|v| v.0),
+            transmit_interval: b.transmit_interval.map(|v| v.0),
+            detect_multiplier: b.detect_multiplier.map(|v| v.0),
+            echo_interval: b.echo_interval.map(|v| v.0),
             echo_mode: b.echo_mode.is_some_and(|v| v.0),
             passive_mode: b.passive_mode.is_some_and(|v| v.0),
-            minimum_ttl: b.minimum_ttl,
+            minimum_ttl: b.minimum_ttl.map(|v| v.0),
         })
         .collect();
 
@@ -322,11 +322,11 @@ pub fn build(
         r.peers.push(BgpPeer {
             name,
             index: i + 1,
-            my_asn: p.my_asn.unwrap_or(0),
-            peer_asn: p.asn.unwrap_or(0),
+            my_asn: p.my_asn.map_or(0, |v| v.0),
+            peer_asn: p.asn.map_or(0, |v| v.0),
             peer_address: text(&p.addr).to_owned(),
             source_address: text(&p.src_addr).to_owned(),
-            peer_port: p.port.unwrap_or(0),
+            peer_port: p.port.map_or(0, |v| v.0),
             hold_time: hold,
             keepalive_time: keepalive,
             router_id: text(&p.router_id).to_owned(),
@@ -363,9 +363,9 @@ pub fn build(
             let n = r.bgp_advertisements.len() + 1;
             r.bgp_advertisements.push(BgpAdvertisement {
                 name: format!("bgpadvertisement{n}"),
-                aggregation_length: a.aggregation_length,
-                aggregation_length_v6: a.aggregation_length_v6,
-                local_pref: a.local_pref.unwrap_or(0),
+                aggregation_length: a.aggregation_length.map(|v| v.0),
+                aggregation_length_v6: a.aggregation_length_v6.map(|v| v.0),
+                local_pref: a.local_pref.map_or(0, |v| v.0),
                 communities: a
                     .communities
                     .iter()
