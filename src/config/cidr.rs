@@ -59,11 +59,10 @@ impl OverlapIndex {
             }
         };
         // One earlier CIDR may contain ours (or equal it)...
-        if let Some((_, (end, idx, net))) = self.by_start.range(..=(v6, first)).next_back() {
-            if bounds(net).0 == v6 && *end >= first {
+        if let Some((_, (end, idx, net))) = self.by_start.range(..=(v6, first)).next_back()
+            && bounds(net).0 == v6 && *end >= first {
                 consider(*idx, *net);
             }
-        }
         // ...and any number may lie inside ours.
         for (_, (_, idx, net)) in self.by_start.range((v6, first)..=(v6, last)) {
             consider(*idx, *net);

@@ -16,6 +16,7 @@
 //! (`1.2.3.0/24`), as Go prints it; Go keeps its 128-bit mask for the aggregation-length check.
 
 mod cidr;
+pub mod manifest;
 mod raw;
 mod selector;
 mod types;
@@ -50,4 +51,21 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         return Err(wrap(format!("yaml: unmarshal errors:\n  {}", lines.join("\n  ")), Some(first.mark)));
     }
     validate::validate(&raw).map_err(|e| ConfigError { message: e.message, position: Some(e.mark) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keys_nested_to_the_depth_limit_decode_within_a_small_stack() {
+        let mut text = String::new();
+        for i in 0..200 {
+            text += &format!("{}<<:\n", "  ".repeat(i));
+        }
+        text += &format!("{}peers: []\n", "  ".repeat(200));
+        // Debug builds, a 1 MiB thread: hostile nesting must not overflow the stack.
+        let handle = std::thread::Builder::new().stack_size(1 << 20).spawn(move || parse(&text)).unwrap();
+        assert_eq!(handle.join().unwrap(), Ok(Config::default()));
+    }
 }

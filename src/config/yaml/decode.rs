@@ -97,11 +97,10 @@ impl<'d> Decoder<'d> {
             || (matches!(node.kind, Kind::Scalar)
                 && node.tag.is_empty()
                 && (node.value == "null" || node.value == "~" || (node.value.is_empty() && node.implicit)));
-        if !is_null {
-            if let Some(inner) = out.pointee() {
+        if !is_null
+            && let Some(inner) = out.pointee() {
                 return self.unmarshal_value(n, inner);
             }
-        }
         self.unmarshal_value(n, out)
     }
 
@@ -309,7 +308,7 @@ fn base64_std(s: &str) -> Option<String> {
     let mut nbits = 0;
     let mut out = Vec::new();
     let clean: Vec<u8> = s.bytes().filter(|b| *b != b'\r' && *b != b'\n').collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return None;
     }
     let pad = clean.iter().rev().take_while(|b| **b == b'=').count();
@@ -338,8 +337,11 @@ fn base64_std(s: &str) -> Option<String> {
 
 // ---- Go float conversions as amd64 performs them (CVTTSD2SQ), which v0.9's decoder uses
 // when a float lands in an integer field.
+/// 2^63, exactly.
+const TWO_63: f64 = (1u64 << 63) as f64;
+
 fn go_f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_775_808e18 || f < -9.223_372_036_854_775_808e18 {
+    if !(-TWO_63..TWO_63).contains(&f) {
         i64::MIN
     } else {
         f.trunc() as i64
@@ -347,10 +349,10 @@ fn go_f64_to_i64(f: f64) -> i64 {
 }
 
 fn go_f64_to_u64(f: f64) -> u64 {
-    if f < 9.223_372_036_854_775_808e18 {
+    if f < TWO_63 {
         go_f64_to_i64(f) as u64
     } else {
-        (go_f64_to_i64(f - 9.223_372_036_854_775_808e18) as u64) ^ (1 << 63)
+        (go_f64_to_i64(f - TWO_63) as u64) ^ (1 << 63)
     }
 }
 
@@ -360,7 +362,7 @@ fn to_uint(v: &Value, bits: u32) -> Option<u64> {
     let u = match *v {
         Value::Int(i) if i >= 0 => i as u64,
         Value::Uint(u) => u,
-        Value::Float(f) if f <= 18_446_744_073_709_551_615.0 => go_f64_to_u64(f),
+        Value::Float(f) if f <= u64::MAX as f64 => go_f64_to_u64(f),
         _ => return None,
     };
     (u <= max).then_some(u)
@@ -370,7 +372,7 @@ fn to_uint(v: &Value, bits: u32) -> Option<u64> {
 fn to_int(v: &Value) -> Option<i64> {
     match *v {
         Value::Int(i) => Some(i),
-        Value::Float(f) if f <= 9_223_372_036_854_775_807.0 => Some(go_f64_to_i64(f)),
+        Value::Float(f) if f <= i64::MAX as f64 => Some(go_f64_to_i64(f)),
         _ => None,
     }
 }

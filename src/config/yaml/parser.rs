@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
-use unsafe_libyaml_norway as sys;
+use unsafe_libyaml_norway as unsafe_libyaml;
 
 use super::Mark;
 
@@ -32,6 +32,20 @@ pub(crate) struct Node {
     pub value: String,
     /// Plain scalar without tag: subject to implicit typing.
     pub implicit: bool,
+    /// How a scalar was written (for mapping positions inside a block scalar back to the file).
+    pub style: Style,
+}
+
+/// The style a scalar was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Style {
+    #[default]
+    Plain,
+    Quoted,
+    /// `|` (literal block): its lines are the file's lines.
+    Literal,
+    /// `>` (folded block)
+    Folded,
 }
 
 /// The first document of a YAML stream, as yaml.v2 parses it.
@@ -52,7 +66,7 @@ pub(crate) struct SyntaxError {
 }
 
 struct Parser {
-    raw: Box<MaybeUninit<sys::yaml_parser_t>>,
+    raw: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     // libyaml keeps a pointer into the input: it must outlive the parser.
     _input: Vec<u8>,
 }
@@ -61,28 +75,28 @@ impl Parser {
     fn new(text: &[u8]) -> Parser {
         // yaml.v2's newParser: an empty buffer is replaced by a single newline.
         let input = if text.is_empty() { b"\n".to_vec() } else { text.to_vec() };
-        let mut raw = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
+        let mut raw = Box::new(MaybeUninit::<unsafe_libyaml::yaml_parser_t>::uninit());
         // SAFETY: initialize writes the whole struct; the input buffer is owned by the
         // returned value and outlives the parser, which is deleted in Drop.
         unsafe {
-            let ok = sys::yaml_parser_initialize(raw.as_mut_ptr());
+            let ok = unsafe_libyaml::yaml_parser_initialize(raw.as_mut_ptr());
             assert!(ok.ok, "libyaml parser initialisation cannot fail except on OOM");
-            sys::yaml_parser_set_input_string(raw.as_mut_ptr(), input.as_ptr(), input.len() as _);
+            unsafe_libyaml::yaml_parser_set_input_string(raw.as_mut_ptr(), input.as_ptr(), input.len() as _);
         }
         Parser { raw, _input: input }
     }
 
     fn next(&mut self) -> Result<Event, SyntaxError> {
-        let mut ev = MaybeUninit::<sys::yaml_event_t>::uninit();
+        let mut ev = MaybeUninit::<unsafe_libyaml::yaml_event_t>::uninit();
         // SAFETY: the parser is initialised; on success the event is initialised and we copy
         // out what we need before deleting it.
         unsafe {
-            if sys::yaml_parser_parse(self.raw.as_mut_ptr(), ev.as_mut_ptr()).fail {
+            if unsafe_libyaml::yaml_parser_parse(self.raw.as_mut_ptr(), ev.as_mut_ptr()).fail {
                 return Err(self.error());
             }
             let ev = ev.assume_init_mut();
             let out = Event::from_raw(ev);
-            sys::yaml_event_delete(ev);
+            unsafe_libyaml::yaml_event_delete(ev);
             Ok(out)
         }
     }
@@ -91,7 +105,7 @@ impl Parser {
     /// scanner errors only; else the context mark's line; no prefix when that is 0.
     fn error(&self) -> SyntaxError {
         // SAFETY: the parser is initialised; the prefix view is the crate's public error API.
-        let p: &sys::yaml_parser_t = unsafe { &*self.raw.as_ptr() };
+        let p: &unsafe_libyaml::yaml_parser_t = unsafe { &*self.raw.as_ptr() };
         let problem = if p.problem.is_null() {
             String::new()
         } else {
@@ -101,7 +115,7 @@ impl Parser {
         let mut line = 0usize;
         if p.problem_mark.line != 0 {
             line = p.problem_mark.line as usize;
-            if p.error == sys::YAML_SCANNER_ERROR {
+            if p.error == unsafe_libyaml::YAML_SCANNER_ERROR {
                 line += 1;
             }
         } else if p.context_mark.line != 0 {
@@ -123,7 +137,7 @@ impl Parser {
 impl Drop for Parser {
     fn drop(&mut self) {
         // SAFETY: initialised in new().
-        unsafe { sys::yaml_parser_delete(self.raw.as_mut_ptr()) }
+        unsafe { unsafe_libyaml::yaml_parser_delete(self.raw.as_mut_ptr()) }
     }
 }
 
@@ -149,6 +163,7 @@ struct Event {
     tag: String,
     value: String,
     implicit: bool,
+    style: Style,
 }
 
 unsafe fn cstr(p: *const u8) -> Option<String> {
@@ -161,7 +176,7 @@ unsafe fn cstr(p: *const u8) -> Option<String> {
 }
 
 impl Event {
-    unsafe fn from_raw(ev: &sys::yaml_event_t) -> Event {
+    unsafe fn from_raw(ev: &unsafe_libyaml::yaml_event_t) -> Event {
         let mark = Mark { line: ev.start_mark.line as usize, column: ev.start_mark.column as usize };
         let mut out = Event {
             kind: EventKind::StreamStart,
@@ -170,37 +185,44 @@ impl Event {
             tag: String::new(),
             value: String::new(),
             implicit: false,
+            style: Style::Plain,
         };
         // SAFETY: the union member read matches the event type.
         unsafe {
             out.kind = match ev.type_ {
-                sys::YAML_STREAM_START_EVENT => EventKind::StreamStart,
-                sys::YAML_STREAM_END_EVENT => EventKind::StreamEnd,
-                sys::YAML_DOCUMENT_START_EVENT => EventKind::DocumentStart,
-                sys::YAML_DOCUMENT_END_EVENT => EventKind::DocumentEnd,
-                sys::YAML_ALIAS_EVENT => {
+                unsafe_libyaml::YAML_STREAM_START_EVENT => EventKind::StreamStart,
+                unsafe_libyaml::YAML_STREAM_END_EVENT => EventKind::StreamEnd,
+                unsafe_libyaml::YAML_DOCUMENT_START_EVENT => EventKind::DocumentStart,
+                unsafe_libyaml::YAML_DOCUMENT_END_EVENT => EventKind::DocumentEnd,
+                unsafe_libyaml::YAML_ALIAS_EVENT => {
                     out.value = cstr(ev.data.alias.anchor).unwrap_or_default();
                     EventKind::Alias
                 }
-                sys::YAML_SCALAR_EVENT => {
+                unsafe_libyaml::YAML_SCALAR_EVENT => {
                     let s = &ev.data.scalar;
                     out.anchor = cstr(s.anchor);
                     out.tag = cstr(s.tag).unwrap_or_default();
                     let bytes = std::slice::from_raw_parts(s.value, s.length as usize);
                     out.value = String::from_utf8_lossy(bytes).into_owned();
                     out.implicit = s.plain_implicit;
+                    out.style = match s.style {
+                        unsafe_libyaml::YAML_LITERAL_SCALAR_STYLE => Style::Literal,
+                        unsafe_libyaml::YAML_FOLDED_SCALAR_STYLE => Style::Folded,
+                        unsafe_libyaml::YAML_SINGLE_QUOTED_SCALAR_STYLE | unsafe_libyaml::YAML_DOUBLE_QUOTED_SCALAR_STYLE => Style::Quoted,
+                        _ => Style::Plain,
+                    };
                     EventKind::Scalar
                 }
-                sys::YAML_SEQUENCE_START_EVENT => {
+                unsafe_libyaml::YAML_SEQUENCE_START_EVENT => {
                     out.anchor = cstr(ev.data.sequence_start.anchor);
                     EventKind::SequenceStart
                 }
-                sys::YAML_SEQUENCE_END_EVENT => EventKind::SequenceEnd,
-                sys::YAML_MAPPING_START_EVENT => {
+                unsafe_libyaml::YAML_SEQUENCE_END_EVENT => EventKind::SequenceEnd,
+                unsafe_libyaml::YAML_MAPPING_START_EVENT => {
                     out.anchor = cstr(ev.data.mapping_start.anchor);
                     EventKind::MappingStart
                 }
-                sys::YAML_MAPPING_END_EVENT => EventKind::MappingEnd,
+                unsafe_libyaml::YAML_MAPPING_END_EVENT => EventKind::MappingEnd,
                 _ => EventKind::StreamEnd,
             };
         }
@@ -229,6 +251,28 @@ pub(crate) fn parse_first_document(text: &[u8]) -> Result<Document, SyntaxError>
     b.doc.root = Some(root);
     Ok(b.doc)
 }
+
+/// Parses every document of a stream (for Kubernetes manifests; yaml.v2's config decoding
+/// only ever reads the first). Each document has its own node arena and anchors.
+pub(crate) fn parse_all_documents(text: &[u8]) -> Result<Vec<Document>, SyntaxError> {
+    let mut b = Builder { parser: Parser::new(text), peeked: None, doc: Document::default() };
+    b.expect_stream_start()?;
+    let mut docs = Vec::new();
+    loop {
+        let ev = b.take()?;
+        if matches!(ev.kind, EventKind::StreamEnd) {
+            return Ok(docs);
+        }
+        let root = b.node()?;
+        b.take()?; // DOCUMENT-END
+        b.doc.root = Some(root);
+        docs.push(std::mem::take(&mut b.doc));
+    }
+}
+
+/// Nesting deeper than this is rejected instead of exhausting the stack (yaml.v2, with Go's
+/// growable stacks, has no limit; no MetalLB config comes near it).
+pub(crate) const MAX_DEPTH: usize = 256;
 
 struct Builder {
     parser: Parser,
@@ -262,55 +306,73 @@ impl Builder {
         id
     }
 
+    /// Builds the node that starts at the next event, iteratively (an explicit stack of open
+    /// collections), so that hostile nesting cannot exhaust the thread's stack.
     fn node(&mut self) -> Result<NodeId, SyntaxError> {
-        let ev = self.take()?;
-        let mut node = Node {
-            kind: Kind::Scalar,
-            mark: ev.mark,
-            tag: String::new(),
-            value: String::new(),
-            implicit: false,
-        };
-        match ev.kind {
-            EventKind::Scalar => {
-                node.tag = ev.tag;
-                node.value = ev.value;
-                node.implicit = ev.implicit;
-                Ok(self.push(node, ev.anchor))
-            }
-            EventKind::Alias => {
-                let Some(&target) = self.doc.anchors.get(&ev.value) else {
+        // (collection node, is_mapping, children so far)
+        let mut open: Vec<(NodeId, bool, Vec<NodeId>)> = Vec::new();
+        loop {
+            let ev = self.take()?;
+            let mut node = Node {
+                kind: Kind::Scalar,
+                mark: ev.mark,
+                tag: String::new(),
+                value: String::new(),
+                implicit: false,
+                style: ev.style,
+            };
+            let done = match ev.kind {
+                EventKind::Scalar => {
+                    node.tag = ev.tag;
+                    node.value = ev.value;
+                    node.implicit = ev.implicit;
+                    self.push(node, ev.anchor)
+                }
+                EventKind::Alias => {
+                    let Some(&target) = self.doc.anchors.get(&ev.value) else {
+                        return Err(SyntaxError {
+                            message: format!("yaml: unknown anchor '{}' referenced", ev.value),
+                            mark: Some(ev.mark),
+                        });
+                    };
+                    node.value = ev.value;
+                    node.kind = Kind::Alias(target);
+                    self.push(node, None)
+                }
+                EventKind::SequenceStart | EventKind::MappingStart => {
+                    // The anchor is registered before the children are parsed (as yaml.v2
+                    // does), so a child alias may name its own ancestor; decode detects that.
+                    let is_map = matches!(ev.kind, EventKind::MappingStart);
+                    node.kind = if is_map { Kind::Mapping(vec![]) } else { Kind::Sequence(vec![]) };
+                    let id = self.push(node, ev.anchor);
+                    if open.len() >= MAX_DEPTH {
+                        return Err(SyntaxError {
+                            message: format!("yaml: exceeded max depth of {MAX_DEPTH}"),
+                            mark: Some(ev.mark),
+                        });
+                    }
+                    open.push((id, is_map, Vec::new()));
+                    continue;
+                }
+                EventKind::SequenceEnd | EventKind::MappingEnd => {
+                    let (id, is_map, children) = open.pop().ok_or_else(|| SyntaxError {
+                        message: "yaml: unbalanced collection end".into(),
+                        mark: Some(ev.mark),
+                    })?;
+                    self.doc.nodes[id].kind = if is_map { Kind::Mapping(children) } else { Kind::Sequence(children) };
+                    id
+                }
+                other => {
                     return Err(SyntaxError {
-                        message: format!("yaml: unknown anchor '{}' referenced", ev.value),
+                        message: format!("yaml: attempted to parse unknown event: {other:?}"),
                         mark: Some(ev.mark),
                     });
-                };
-                node.value = ev.value;
-                node.kind = Kind::Alias(target);
-                Ok(self.push(node, None))
-            }
-            EventKind::SequenceStart | EventKind::MappingStart => {
-                let is_map = matches!(ev.kind, EventKind::MappingStart);
-                // The anchor is registered before the children are parsed (yaml.v2 does the
-                // same), so a child alias may name its own ancestor; decode detects that.
-                node.kind = if is_map { Kind::Mapping(vec![]) } else { Kind::Sequence(vec![]) };
-                let id = self.push(node, ev.anchor);
-                let mut children = Vec::new();
-                loop {
-                    let k = &self.peek()?.kind;
-                    if matches!(k, EventKind::SequenceEnd | EventKind::MappingEnd) {
-                        self.take()?;
-                        break;
-                    }
-                    children.push(self.node()?);
                 }
-                self.doc.nodes[id].kind = if is_map { Kind::Mapping(children) } else { Kind::Sequence(children) };
-                Ok(id)
+            };
+            match open.last_mut() {
+                Some((_, _, children)) => children.push(done),
+                None => return Ok(done),
             }
-            other => Err(SyntaxError {
-                message: format!("yaml: attempted to parse unknown event: {other:?}"),
-                mark: Some(ev.mark),
-            }),
         }
     }
 }
@@ -342,6 +404,13 @@ mod tests {
     fn parser_errors_use_the_zero_based_problem_line_like_yaml_v2() {
         let err = parse_first_document(b"a:\n  b: 1\n c: 2\n").unwrap_err();
         assert_eq!(err.message, "yaml: line 2: did not find expected key");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let text = "[".repeat(100_000);
+        let err = parse_first_document(text.as_bytes()).unwrap_err();
+        assert_eq!(err.message, "yaml: exceeded max depth of 256");
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn is_timestamp(s: &str) -> bool {
         return false;
     }
     let Some(day) = p.num(1, 31) else { return false };
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if day > days[month as usize - 1] {
         return false;
@@ -210,11 +210,10 @@ pub fn resolve(tag: &str, input: &str) -> Result<(String, Value), String> {
     if tag.is_empty() || tag == rtag || tag == STR || tag == BINARY {
         return Ok((rtag.to_string(), out));
     }
-    if tag == FLOAT && rtag == INT {
-        if let Value::Int(v) = out {
+    if tag == FLOAT && rtag == INT
+        && let Value::Int(v) = out {
             return Ok((FLOAT.to_string(), Value::Float(v as f64)));
         }
-    }
     Err(format!("yaml: cannot decode {} `{}` as a {}", short_tag(rtag), input, short_tag(tag)))
 }
 
@@ -250,20 +249,18 @@ fn resolve_implicit(tag: &str, input: &str) -> (&'static str, Value) {
             if let Ok(v) = parse_uint(&plain, 0, 64) {
                 return (INT, Value::Uint(v));
             }
-            if yaml_style_float(&plain) {
-                if let Some(f) = parse_float(&plain) {
+            if yaml_style_float(&plain)
+                && let Some(f) = parse_float(&plain) {
                     return (FLOAT, Value::Float(f));
                 }
-            }
             if let Some(bin) = plain.strip_prefix("0b") {
                 if let Ok(v) = parse_uint(bin, 2, 64) {
                     return (INT, if v <= i64::MAX as u64 { Value::Int(v as i64) } else { Value::Uint(v) });
                 }
-            } else if let Some(bin) = plain.strip_prefix("-0b") {
-                if let Ok(v) = parse_uint(bin, 2, 64).and_then(|v| if v <= 1u64 << 63 { Ok(v) } else { Err(super::golang::NumError::Range) }) {
+            } else if let Some(bin) = plain.strip_prefix("-0b")
+                && let Ok(v) = parse_uint(bin, 2, 64).and_then(|v| if v <= 1u64 << 63 { Ok(v) } else { Err(super::golang::NumError::Range) }) {
                     return (INT, Value::Int((v as i64).wrapping_neg()));
                 }
-            }
         }
         _ => {}
     }

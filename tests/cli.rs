@@ -1,0 +1,145 @@
+//! The `ferrolb` binary as users run it: `check` on files and stdin, and the daemons' v0.9
+//! flags (Go `flag` spellings, env defaults, exit 2 on an unknown flag).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn ferrolb(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrolb"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for k in ["METALLB_NODE_NAME", "METALLB_HOST", "METALLB_ML_BIND_ADDR", "METALLB_ML_LABELS", "METALLB_ML_NAMESPACE", "METALLB_ML_SECRET_KEY"] {
+        cmd.env_remove(k);
+    }
+    cmd.envs(envs.iter().copied());
+    cmd.output().expect("ferrolb runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The startup log line of a daemon, as JSON.
+fn startup(o: &Output) -> serde_json::Value {
+    let line = stdout(o).lines().next().expect("a startup line").to_string();
+    serde_json::from_str(&line).expect("startup line is JSON")
+}
+
+#[test]
+fn check_lists_pools_with_their_cidrs_and_address_counts() {
+    let o = ferrolb(&["check", "examples/layer2.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    // A /28 given with host bits is masked: 16 addresses.
+    assert!(out.contains("default  protocol=layer2  addresses=16"), "{out}");
+    assert!(out.contains("    198.51.100.64/28\n"), "{out}");
+    // A range pool: 101 addresses.
+    assert!(out.contains("range  protocol=layer2  addresses=101  auto-assign=false"), "{out}");
+    // Two single-address ranges.
+    assert!(out.contains("singles  protocol=layer2  addresses=2"), "{out}");
+    assert!(out.contains("    192.0.2.10/32\n    192.0.2.20/32\n"), "{out}");
+}
+
+#[test]
+fn check_shows_the_v0_9_text_then_the_line_and_a_caret_under_a_typo_d_key() {
+    let o = ferrolb(&["check", "examples/broken.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "could not parse config: yaml: unmarshal errors:");
+    assert_eq!(lines[1], "  line 3: field protcol not found in type config.addressPool");
+    assert_eq!(lines[2].trim(), "--> examples/broken.yaml:11:7");
+    let source = lines.iter().find(|l| l.contains("protcol: layer2")).expect("the offending line is shown");
+    let caret = lines.iter().find(|l| l.trim_end().ends_with('^')).expect("a caret line");
+    assert_eq!(caret.find('^'), source.find("protcol"), "caret under the key:\n{out}");
+}
+
+#[test]
+fn check_json_output_is_machine_readable() {
+    let o = ferrolb(&["check", "--output", "json", "examples/bgp.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["error"], serde_json::Value::Null);
+    assert_eq!(v["pools"][0]["name"], "public");
+    assert_eq!(v["pools"][0]["addresses"], 256);
+    assert_eq!(v["peers"][1]["node_selectors"][0], "rack=r1");
+
+    let o = ferrolb(&["check", "--output=json", "examples/broken.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["position"]["line"], 11);
+    assert!(v["error"].as_str().unwrap().starts_with("could not parse config: yaml: unmarshal errors:"));
+}
+
+#[test]
+fn check_reads_a_bare_payload_from_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .args(["check", "--only-data", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"address-pools:\n- name: p\n  protocol: layer2\n  addresses: [192.0.2.0/24]\n  auto-assign: nope\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("line 5: cannot unmarshal !!str `nope` into bool"), "{out}");
+    assert!(out.contains("--> <stdin>:5:16"), "{out}");
+}
+
+#[test]
+fn check_exits_2_on_unreadable_input_or_no_configmap() {
+    let o = ferrolb(&["check", "does/not/exist.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read does/not/exist.yaml"));
+    let o = ferrolb(&["check", "--config", "other", "examples/layer2.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no ConfigMap named \"other\""));
+}
+
+#[test]
+fn controller_accepts_go_flag_spellings() {
+    for args in [&["controller", "-port=7473"][..], &["controller", "--port", "7473"], &["controller", "-port", "7473"], &["controller", "--port=7473"]] {
+        let o = ferrolb(args, &[]);
+        assert_eq!(startup(&o)["port"], 7473, "{args:?}");
+    }
+    let o = ferrolb(&["controller", "-config", "cfg2"], &[]);
+    assert_eq!(startup(&o)["port"], 7472, "default port");
+    assert_eq!(startup(&o)["configmap"], "cfg2");
+}
+
+#[test]
+fn speaker_env_vars_are_defaults_and_an_explicit_flag_wins() {
+    let env = [("METALLB_NODE_NAME", "node-a"), ("METALLB_HOST", "192.0.2.10")];
+    let o = ferrolb(&["speaker"], &env);
+    let s = startup(&o);
+    assert_eq!((s["node"].as_str(), s["host"].as_str(), s["port"].as_i64()), (Some("node-a"), Some("192.0.2.10"), Some(80)));
+    let o = ferrolb(&["speaker", "--node-name=node-b", "-host", "", "--port=7472"], &env);
+    let s = startup(&o);
+    assert_eq!((s["node"].as_str(), s["host"].as_str(), s["port"].as_i64()), (Some("node-b"), Some(""), Some(7472)));
+}
+
+#[test]
+fn speaker_without_a_node_name_exits_1_with_v0_9_s_log_line() {
+    let o = ferrolb(&["speaker", "--port=7472"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let last: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(last["op"], "startup");
+    assert_eq!(last["error"], "must specify --node-name or METALLB_NODE_NAME");
+    assert_eq!(last["msg"], "missing configuration");
+}
+
+#[test]
+fn an_unknown_flag_exits_2_with_usage() {
+    for args in [&["controller", "--no-such-flag"][..], &["speaker", "-bogus=1"], &["controller", "-port"]] {
+        let o = ferrolb(args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("Usage"), "{args:?}");
+    }
+}
