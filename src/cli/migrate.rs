@@ -19,7 +19,7 @@ pub struct MigrateArgs {
     /// The input is only the ConfigMap's `config` payload, not a manifest.
     #[arg(long)]
     pub only_data: bool,
-    /// Name of the ConfigMap to convert when the input holds several objects.
+    /// Name of the ConfigMap to convert (the input may hold other objects, or a List).
     #[arg(long, value_name = "NAME", default_value = "config")]
     pub config: String,
     /// Namespace of the generated objects [default: the ConfigMap's, else metallb-system].
