@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use ferrolb::cli::check::CheckArgs;
 use ferrolb::cli::daemon::{ControllerArgs, SpeakerArgs};
 use ferrolb::cli::goflag;
+use ferrolb::cli::migrate::MigrateArgs;
 use ferrolb::log_json;
 
 #[derive(Parser)]
@@ -28,6 +29,8 @@ enum Command {
     Speaker(SpeakerArgs),
     /// Validate a legacy MetalLB ConfigMap.
     Check(CheckArgs),
+    /// Convert the legacy ConfigMap into metallb.io custom resources (MetalLB >= v0.13).
+    Migrate(MigrateArgs),
 }
 
 /// argv with the daemon subcommand's flags rewritten from Go `flag` style.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Controller(a) => run_controller(&a),
         Command::Speaker(a) => run_speaker(&a),
         Command::Check(a) => ferrolb::cli::check::run(&a),
+        Command::Migrate(a) => ferrolb::cli::migrate::run(a),
     };
     ExitCode::from(code as u8)
 }

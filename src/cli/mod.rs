@@ -3,3 +3,4 @@
 pub mod check;
 pub mod daemon;
 pub mod goflag;
+pub mod migrate;
