@@ -4,4 +4,5 @@
 //! `DESIGN.md` in the steering repository. The binary in `main.rs` dispatches the four
 //! subcommands `controller`, `speaker`, `check` and `migrate`.
 
+pub mod allocator;
 pub mod config;
