@@ -3,9 +3,9 @@
 //! A million services with no sharing key and `TCP/80` carry two small ids instead of a
 //! million copies of the same strings.
 
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 struct Entry<T> {
     value: T,
@@ -18,12 +18,12 @@ pub(crate) struct Interner<T> {
     table: HashTable<u32>,
     entries: Vec<Option<Entry<T>>>,
     free: Vec<u32>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl<T> Default for Interner<T> {
     fn default() -> Self {
-        Interner { table: HashTable::new(), entries: Vec::new(), free: Vec::new(), hasher: RandomState::new() }
+        Interner { table: HashTable::new(), entries: Vec::new(), free: Vec::new(), hasher: DefaultHashBuilder::default() }
     }
 }
 

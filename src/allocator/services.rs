@@ -2,12 +2,13 @@
 //!
 //! Laid out for a million allocations: one 48-byte slot per service (name, IP, interned key
 //! and port-list ids, pool, link to the next service on the same IP), a name table and an IP
-//! table that store only `u32` slot ids (the keys live in the slots), hence `hashbrown`'s
-//! `HashTable`.
+//! table that store a `u32` slot id and a 32-bit hash (the keys live in the slots, so the
+//! tables cannot be `HashMap`s; hence `hashbrown`'s `HashTable`). Keeping the hash in the
+//! entry lets the tables grow without touching the slots.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hash};
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::address::Addr;
 
@@ -16,10 +17,6 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 fn slot_ip(slots: &[Option<Slot>], id: u32) -> Addr {
     slots[id as usize].as_ref().expect("ids in the tables point at live slots").ip
-}
-
-fn slot_name(slots: &[Option<Slot>], id: u32) -> &str {
-    &slots[id as usize].as_ref().expect("ids in the tables point at live slots").name
 }
 
 /// One service's allocation (v0.9's `alloc`).
@@ -50,6 +47,20 @@ struct IpUsers {
     head: u32,
     /// The IP's current sharing key (interned, one reference), or `NONE` once forgotten.
     key: u32,
+    hash: u32,
+}
+
+/// A name table entry.
+#[derive(Debug, Clone, Copy)]
+struct Named {
+    id: u32,
+    hash: u32,
+}
+
+/// The table hash of a stored 32-bit hash (both halves, so hashbrown's bucket bits and
+/// control bits both vary).
+fn widen(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
 }
 
 /// Every allocation, by service name and by IP.
@@ -57,20 +68,25 @@ struct IpUsers {
 pub(crate) struct Services {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_name: HashTable<u32>,
+    by_name: HashTable<Named>,
     by_ip: HashTable<IpUsers>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl Services {
+    fn hash32<T: Hash + ?Sized>(&self, v: &T) -> u32 {
+        let h = self.hasher.hash_one(v);
+        (h ^ (h >> 32)) as u32
+    }
+
     fn slot_ref(&self, id: u32) -> &Slot {
         self.slots[id as usize].as_ref().expect("ids in the tables point at live slots")
     }
 
     /// The slot of service `name`.
     pub(crate) fn find(&self, name: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(name);
-        self.by_name.find(hash, |&id| *self.slot_ref(id).name == *name).copied()
+        let h = self.hash32(name);
+        self.by_name.find(widen(h), |n| n.hash == h && *self.slot_ref(n.id).name == *name).map(|n| n.id)
     }
 
     pub(crate) fn get(&self, id: u32) -> &Slot {
@@ -82,8 +98,8 @@ impl Services {
     }
 
     fn ip_users(&self, ip: Addr) -> Option<&IpUsers> {
-        let hash = self.hasher.hash_one(ip);
-        self.by_ip.find(hash, |u| self.slot_ref(u.head).ip == ip)
+        let h = self.hash32(&ip);
+        self.by_ip.find(widen(h), |u| u.hash == h && self.slot_ref(u.head).ip == ip)
     }
 
     /// The current sharing key of `ip` (`None`: unused, or its key was forgotten).
@@ -93,11 +109,11 @@ impl Services {
 
     /// Replace the current sharing key of `ip`, which must be in use; returns the old one.
     pub(crate) fn set_ip_key(&mut self, ip: Addr, key: Option<u32>) -> Option<u32> {
-        let hash = self.hasher.hash_one(ip);
+        let h = self.hash32(&ip);
         let slots = &self.slots;
         let users = self
             .by_ip
-            .find_mut(hash, |u| slot_ip(slots, u.head) == ip)
+            .find_mut(widen(h), |u| u.hash == h && slot_ip(slots, u.head) == ip)
             .expect("set_ip_key is only called for an IP in use");
         let old = std::mem::replace(&mut users.key, key.unwrap_or(NONE));
         (old != NONE).then_some(old)
@@ -119,8 +135,8 @@ impl Services {
     /// Record a new allocation: the service must not have one. An IP that was unused starts
     /// without a current key.
     pub(crate) fn insert(&mut self, slot: Slot) -> u32 {
-        let name_hash = self.hasher.hash_one(&*slot.name);
-        let ip_hash = self.hasher.hash_one(slot.ip);
+        let name_hash = self.hash32(&*slot.name);
+        let ip_hash = self.hash32(&slot.ip);
         let ip = slot.ip;
         let id = match self.free.pop() {
             Some(id) => id,
@@ -130,15 +146,15 @@ impl Services {
             }
         };
         self.slots[id as usize] = Some(slot);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        let prev_head = match self.by_ip.find_mut(ip_hash, |u| u.head != id && slot_ip(slots, u.head) == ip) {
+        let slots = &self.slots;
+        let prev_head = match self.by_ip.find_mut(widen(ip_hash), |u| u.hash == ip_hash && u.head != id && slot_ip(slots, u.head) == ip) {
             Some(users) => std::mem::replace(&mut users.head, id),
             None => {
-                self.by_ip.insert_unique(ip_hash, IpUsers { head: id, key: NONE }, |u| hasher.hash_one(slot_ip(slots, u.head)));
+                self.by_ip.insert_unique(widen(ip_hash), IpUsers { head: id, key: NONE, hash: ip_hash }, |u| widen(u.hash));
                 NONE
             }
         };
-        self.by_name.insert_unique(name_hash, id, |&i| hasher.hash_one(slot_name(slots, i)));
+        self.by_name.insert_unique(widen(name_hash), Named { id, hash: name_hash }, |n| widen(n.hash));
         self.get_mut(id).next_on_ip = prev_head;
         id
     }
@@ -148,14 +164,14 @@ impl Services {
     pub(crate) fn remove(&mut self, id: u32) -> Slot {
         let (name_hash, ip, ip_hash) = {
             let s = self.slot_ref(id);
-            (self.hasher.hash_one(&*s.name), s.ip, self.hasher.hash_one(s.ip))
+            (self.hash32(&*s.name), s.ip, self.hash32(&s.ip))
         };
-        if let Ok(e) = self.by_name.find_entry(name_hash, |&i| i == id) {
+        if let Ok(e) = self.by_name.find_entry(widen(name_hash), |n| n.id == id) {
             e.remove();
         }
         let next = self.slot_ref(id).next_on_ip;
         let slots = &self.slots;
-        let Ok(mut users) = self.by_ip.find_entry(ip_hash, |u| slot_ip(slots, u.head) == ip) else {
+        let Ok(mut users) = self.by_ip.find_entry(widen(ip_hash), |u| u.hash == ip_hash && slot_ip(slots, u.head) == ip) else {
             unreachable!("an allocated IP has an entry in the IP table")
         };
         if users.get().head == id {
@@ -204,7 +220,7 @@ impl Services {
         let names: usize = self.iter().map(|(_, s)| s.name.len()).sum();
         self.slots.capacity() * size_of::<Option<Slot>>()
             + self.free.capacity() * size_of::<u32>()
-            + self.by_name.capacity() * (size_of::<u32>() + 1)
+            + self.by_name.capacity() * (size_of::<Named>() + 1)
             + self.by_ip.capacity() * (size_of::<IpUsers>() + 1)
             + names
     }

@@ -298,9 +298,9 @@ fn reconcile(a: &mut Allocator, svc: Option<&Svc>) -> (Option<IpAddr>, Option<St
         current = None;
     }
     if let Some(c) = current {
-        if a.assign(key, c, &ports, "", &backend).is_err() {
-            current = None;
-        } else if !svc.pool_annotation.is_empty() && a.pool_of(key) != Some(svc.pool_annotation) {
+        // notAllowedByConfig, then differentPoolRequested.
+        let assigned = a.assign(key, c, &ports, "", &backend).is_ok();
+        if !assigned || (!svc.pool_annotation.is_empty() && a.pool_of(key) != Some(svc.pool_annotation)) {
             current = None;
         }
     }
