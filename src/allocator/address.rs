@@ -19,7 +19,7 @@ pub(crate) fn encode(ip: IpAddr) -> Addr {
     }
 }
 
-/// The IPv4 address encoded in `a`, if it encodes one.
+/// The encoding of an IPv4 address.
 pub(crate) fn encode_v4(v4: Ipv4Addr) -> Addr {
     V4_MAPPED | u128::from(u32::from(v4))
 }

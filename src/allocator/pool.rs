@@ -5,6 +5,8 @@
 //! left out when the pool has avoid-buggy-ips. A position in that order is an *ordinal*; the
 //! index (`index.rs`) works on ordinals, so a segment with skipped addresses has no holes.
 
+use std::collections::{BTreeMap, HashMap};
+
 use ipnet::IpNet;
 
 use super::address::{self, Addr};
@@ -92,6 +94,8 @@ pub(crate) struct Layout {
     pub(crate) segments: Vec<Segment>,
     /// Segment indices sorted by (family, first address), for ownership lookups.
     by_start: Vec<usize>,
+    /// Pool indices by name.
+    by_name: HashMap<String, usize>,
 }
 
 impl Layout {
@@ -99,24 +103,29 @@ impl Layout {
     /// relies on: duplicate pool names and overlapping CIDRs (with the config's texts).
     pub(crate) fn build(pools: &[Pool]) -> Result<Layout, AllocError> {
         let mut layout = Layout::default();
+        // Accepted segments by (family, first address); they are pairwise disjoint, so a new
+        // one overlaps some iff it overlaps its predecessor or its successor.
+        let mut accepted: BTreeMap<(bool, Addr), usize> = BTreeMap::new();
         for (pi, pool) in pools.iter().enumerate() {
-            if layout.pools.iter().any(|p| p.name == pool.name) {
+            if layout.by_name.insert(pool.name.clone(), pi).is_some() {
                 return Err(AllocError::DuplicatePool(pool.name.clone()));
             }
             let mut segments = Vec::with_capacity(pool.cidrs.len());
             for cidr in &pool.cidrs {
                 let seg = Segment::new(*cidr, pi, pool.avoid_buggy_ips);
-                if let Some(other) = layout.segments.iter().find(|o| o.v6 == seg.v6 && o.first <= seg.last && seg.first <= o.last) {
-                    return Err(AllocError::OverlappingCidr { cidr: cidr.trunc(), pool: pool.name.clone(), other: other.cidr.trunc() });
+                let key = (seg.v6, seg.first);
+                let before = accepted.range(..=key).next_back().map(|(_, &i)| i).filter(|&i| layout.segments[i].v6 == seg.v6 && layout.segments[i].last >= seg.first);
+                let after = accepted.range(key..).next().map(|(_, &i)| i).filter(|&i| layout.segments[i].v6 == seg.v6 && layout.segments[i].first <= seg.last);
+                if let Some(other) = before.or(after) {
+                    return Err(AllocError::OverlappingCidr { cidr: cidr.trunc(), pool: pool.name.clone(), other: layout.segments[other].cidr.trunc() });
                 }
+                accepted.insert(key, layout.segments.len());
                 segments.push(layout.segments.len());
                 layout.segments.push(seg);
             }
             layout.pools.push(PoolEntry { name: pool.name.clone(), auto_assign: pool.auto_assign, segments, capacity: capacity(pool) });
         }
-        let mut by_start: Vec<usize> = (0..layout.segments.len()).collect();
-        by_start.sort_by_key(|&i| (layout.segments[i].v6, layout.segments[i].first));
-        layout.by_start = by_start;
+        layout.by_start = accepted.into_values().collect();
         Ok(layout)
     }
 
@@ -132,7 +141,7 @@ impl Layout {
 
     /// The index of the pool called `name`.
     pub(crate) fn pool_index(&self, name: &str) -> Option<usize> {
-        self.pools.iter().position(|p| p.name == name)
+        self.by_name.get(name).copied()
     }
 }
 
@@ -214,6 +223,10 @@ mod tests {
     fn overlapping_and_duplicate_pools_are_rejected_with_config_texts() {
         let e = Layout::build(&[pool("a", &["10.0.0.0/24"], false), pool("b", &["10.0.0.128/25"], false)]).unwrap_err();
         assert_eq!(e.to_string(), r#"CIDR "10.0.0.128/25" in pool "b" overlaps with already defined CIDR "10.0.0.0/24""#);
+        let e = Layout::build(&[pool("a", &["10.0.0.128/25", "10.0.0.0/24"], false)]).unwrap_err();
+        assert_eq!(e.to_string(), r#"CIDR "10.0.0.0/24" in pool "a" overlaps with already defined CIDR "10.0.0.128/25""#);
+        let ok = Layout::build(&[pool("a", &["10.0.0.0/25", "::/1"], false), pool("b", &["10.0.0.128/25", "8000::/1"], false)]);
+        assert!(ok.is_ok(), "adjacent CIDRs and the other family do not overlap");
         let e = Layout::build(&[pool("a", &["10.0.0.0/24"], false), pool("a", &["10.0.1.0/24"], false)]).unwrap_err();
         assert_eq!(e.to_string(), r#"duplicate definition of pool "a""#);
     }

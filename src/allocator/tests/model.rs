@@ -11,7 +11,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -43,21 +43,38 @@ struct Alloc {
     key: Key,
 }
 
-/// A cheap word-at-a-time hasher (FxHash's mixing): the model's walk should cost what a Go
-/// map lookup costs, no more, so the benchmark's model figures stay reasonable.
+/// v0.9's three maps keyed by IP (`sharingKeyForIP`, `portsInUse`, `servicesOnIP`), side by
+/// side. `sharing_key` is `None` where Go has no entry; Go deletes the key and the ports entry
+/// together, and never reads an empty `servicesOnIP` entry, so an IP with neither key nor
+/// services is dropped.
 #[derive(Default)]
-pub struct Fx(u64);
+struct OnIp {
+    sharing_key: Option<Key>,
+    /// Port -> service (Go: `map[Port]string`), in insertion order.
+    ports_in_use: Vec<(MPort, String)>,
+    /// The services (Go: `map[string]bool`), in insertion order.
+    services: Vec<String>,
+}
 
-impl Fx {
+impl OnIp {
+    fn port_owner(&self, port: &MPort) -> Option<&String> {
+        self.ports_in_use.iter().find(|(p, _)| p == port).map(|(_, s)| s)
+    }
+}
+
+/// FxHash's word mixing with MurmurHash3's finaliser: much cheaper than SipHash, so the
+/// model's walk costs about what a Go map lookup costs.
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl FastHasher {
     fn mix(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
-impl Hasher for Fx {
+impl Hasher for FastHasher {
     fn finish(&self) -> u64 {
-        // MurmurHash3's finaliser: SwissTable buckets on the low bits, which a multiply alone
-        // leaves poorly mixed.
         let mut h = self.0;
         h ^= h >> 33;
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -77,17 +94,15 @@ impl Hasher for Fx {
             self.mix(u64::from_le_bytes(w));
         }
     }
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.mix(u64::from(i));
-    }
     fn write_u32(&mut self, i: u32) {
         self.mix(u64::from(i));
     }
     fn write_u64(&mut self, i: u64) {
         self.mix(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.mix(i as u64);
+        self.mix((i >> 64) as u64);
     }
     fn write_usize(&mut self, i: usize) {
         self.mix(i as u64);
@@ -96,8 +111,6 @@ impl Hasher for Fx {
         self.mix(i as u64);
     }
 }
-
-type Map<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
 
 /// Why `Assign` refused; turned into v0.9's text by [`Model::refusal_text`] before the state
 /// changes (the walk discards refusals without paying for the text, as Go's would if it could).
@@ -180,9 +193,7 @@ fn sharing_ok(existing: &Key, sharing: &str, backend: &str) -> bool {
 pub struct Model {
     pools: Vec<MPool>,
     allocated: BTreeMap<String, Alloc>,
-    sharing_key_for_ip: Map<IpAddr, Key>,
-    ports_in_use: Map<IpAddr, BTreeMap<MPort, String>>,
-    services_on_ip: Map<IpAddr, BTreeSet<String>>,
+    ips: HashMap<IpAddr, OnIp, BuildHasherDefault<FastHasher>>,
     pool_services: BTreeMap<String, i64>,
     /// The gauge series: pool -> (addresses_total, addresses_in_use_total).
     pub gauges: BTreeMap<String, (i64, i64)>,
@@ -228,12 +239,17 @@ impl Model {
     fn assign_internal(&mut self, svc: &str, alloc: Alloc) {
         self.unassign(svc);
         let ip = alloc.ip;
-        self.sharing_key_for_ip.insert(ip, alloc.key.clone());
-        let ports = self.ports_in_use.entry(ip).or_default();
+        let on = self.ips.entry(ip).or_default();
+        on.sharing_key = Some(alloc.key.clone());
         for port in &alloc.ports {
-            ports.insert(port.clone(), svc.to_string());
+            match on.ports_in_use.iter_mut().find(|(p, _)| p == port) {
+                Some(entry) => entry.1 = svc.to_string(),
+                None => on.ports_in_use.push((port.clone(), svc.to_string())),
+            }
         }
-        self.services_on_ip.entry(ip).or_default().insert(svc.to_string());
+        if !on.services.iter().any(|s| s == svc) {
+            on.services.push(svc.to_string());
+        }
         *self.pool_services.entry(alloc.pool.clone()).or_default() += 1;
         let capacity = pool_count(self.pools.iter().find(|p| p.name == alloc.pool).expect("assigned pools exist"));
         self.gauges.insert(alloc.pool.clone(), (capacity, self.pool_services[&alloc.pool]));
@@ -242,15 +258,17 @@ impl Model {
 
     fn try_assign(&mut self, svc: &str, ip: IpAddr, ports: &[MPort], sharing: &str, backend: &str) -> Result<(), Refusal> {
         let Some(pool) = pool_for(&self.pools, ip) else { return Err(Refusal::NotAllowed) };
-        if let Some(existing) = self.sharing_key_for_ip.get(&ip) {
+        if let Some(on) = self.ips.get(&ip)
+            && let Some(existing) = &on.sharing_key
+        {
             if !sharing_ok(existing, sharing, backend) {
-                let others = self.services_on_ip.get(&ip).map_or(0, |s| s.iter().filter(|o| *o != svc).count());
+                let others = on.services.iter().filter(|o| *o != svc).count();
                 if others > 0 {
                     return Err(Refusal::SharingKey);
                 }
             }
             for (i, port) in ports.iter().enumerate() {
-                if let Some(cur) = self.ports_in_use.get(&ip).and_then(|m| m.get(port))
+                if let Some(cur) = on.port_owner(port)
                     && cur != svc
                 {
                     return Err(Refusal::Port(i));
@@ -271,7 +289,8 @@ impl Model {
         match r {
             Refusal::NotAllowed => format!("{} is not allowed in config", q(&ip.to_string())),
             Refusal::SharingKey => {
-                let others: Vec<&str> = self.services_on_ip[&ip].iter().filter(|o| *o != svc).map(String::as_str).collect();
+                let mut others: Vec<&str> = self.ips[&ip].services.iter().filter(|o| *o != svc).map(String::as_str).collect();
+                others.sort();
                 format!("can't change sharing key for {}, address also in use by {}", q(svc), others.join(","))
             }
             Refusal::Port(i) => format!("port {}/{} is already in use on {}", ports[i].0, ports[i].1, q(&ip.to_string())),
@@ -352,16 +371,18 @@ impl Model {
     pub fn unassign(&mut self, svc: &str) -> bool {
         let Some(al) = self.allocated.remove(svc) else { return false };
         let ip = al.ip;
+        let on = self.ips.get_mut(&ip).expect("an allocated IP has its per-IP entry");
         for port in &al.ports {
-            let cur = self.ports_in_use.get_mut(&ip).and_then(|m| m.remove(port));
+            let at = on.ports_in_use.iter().position(|(p, _)| p == port);
+            let cur = at.map(|i| on.ports_in_use.remove(i).1);
             assert_eq!(cur.as_deref(), Some(svc), "incoherent state: port {port:?} of {svc}");
         }
-        if let Some(s) = self.services_on_ip.get_mut(&ip) {
-            s.remove(svc);
-        }
-        if self.ports_in_use.get(&ip).is_none_or(|m| m.is_empty()) {
-            self.ports_in_use.remove(&ip);
-            self.sharing_key_for_ip.remove(&ip);
+        on.services.retain(|s| s != svc);
+        if on.ports_in_use.is_empty() {
+            on.sharing_key = None;
+            if on.services.is_empty() {
+                self.ips.remove(&ip);
+            }
         }
         *self.pool_services.get_mut(&al.pool).expect("counted on assign") -= 1;
         true

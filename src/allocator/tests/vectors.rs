@@ -200,6 +200,16 @@ fn b4_buggy_ips() {
     assert_eq!(text(a.allocate("s7", false, &[], "", "")), "no available IPs");
 }
 
+/// B.4's IPv6 half (upstream has none): avoid-buggy-ips excludes nothing in IPv6.
+#[test]
+fn b4_avoid_buggy_ips_excludes_no_ipv6_address() {
+    let mut a = allocator(&[pool("test3", &["1000::4:0/127"], true, true), pool("test4", &["1000::4:fe/127"], true, true)]);
+    let got: Vec<IpAddr> = (1..=4).map(|i| a.allocate(&format!("s{i}"), true, &[], "", "").unwrap()).collect();
+    assert_eq!(got, ["1000::4:0", "1000::4:1", "1000::4:fe", "1000::4:ff"].map(ip).to_vec());
+    assert_eq!(text(a.allocate("s5", true, &[], "", "")), "no available IPs");
+    a.assign("s1", ip("1000::4:0"), &[], "", "").unwrap();
+}
+
 /// B.5 (`TestConfigReload`): each row's config in turn, with the expected error and pool.
 #[test]
 fn b5_config_reload() {
@@ -422,6 +432,19 @@ fn c2_config_changes_that_would_orphan_an_allocation_are_rejected() {
         r#"new config not compatible with assigned IPs: service "test" cannot own "1.2.3.0" under new config"#
     );
     assert_eq!((a.ip_of("test"), a.pool_of("test")), (Some(ip("1.2.3.0")), Some("default")), "the old config stays");
+}
+
+/// C.2's allocator part with IPv6 (the upstream test is IPv4 only).
+#[test]
+fn c2_ipv6_config_changes_that_would_orphan_an_allocation_are_rejected() {
+    let mut a = Allocator::new();
+    a.set_pools(&[pool("default", &["2001:db8::/120"], true, false)]).unwrap();
+    assert_eq!(a.allocate("test", true, &ports(&["TCP/80"]), "", "").unwrap(), ip("2001:db8::"));
+    assert_eq!(
+        a.set_pools(&[]).unwrap_err().to_string(),
+        r#"new config not compatible with assigned IPs: service "test" cannot own "2001:db8::" under new config"#
+    );
+    assert_eq!(a.pool_of("test"), Some("default"));
 }
 
 /// C.3 (`TestDeleteRecyclesIP`).
