@@ -60,7 +60,12 @@ fn ferrolb(v6: bool, n: usize) -> Result<(), String> {
 
 fn model(n: usize) -> Result<(), String> {
     let mut m = model::Model::new();
-    let pool = model::MPool { name: "bench".into(), cidrs: vec![cidr(false).parse().map_err(|e| format!("{e}"))?], avoid_buggy_ips: false, auto_assign: true };
+    let pool = model::MPool {
+        name: "bench".into(),
+        cidrs: vec![cidr(false).parse().map_err(|e| format!("{e}"))?],
+        avoid_buggy_ips: false,
+        auto_assign: true,
+    };
     m.set_pools(vec![pool])?;
     let ports = [("TCP".to_string(), 80u16)];
     let start = Instant::now();

@@ -163,7 +163,14 @@ impl Allocator {
     /// v0.9's `Allocate`: `svc`'s current IP if it has one (re-assigned, whatever its family),
     /// else the first success of [`Allocator::allocate_from_pool`] over the `auto-assign`
     /// pools **in config order** (v0.9: random order).
-    pub fn allocate(&mut self, svc: &str, is_ipv6: bool, ports: &[Port], sharing_key: &str, backend_key: &str) -> Result<IpAddr, AllocError> {
+    pub fn allocate(
+        &mut self,
+        svc: &str,
+        is_ipv6: bool,
+        ports: &[Port],
+        sharing_key: &str,
+        backend_key: &str,
+    ) -> Result<IpAddr, AllocError> {
         if let Some(id) = self.services.find(svc) {
             let ip = address::decode(self.services.get(id).ip);
             self.assign(svc, ip, ports, sharing_key, backend_key)?;
@@ -273,7 +280,15 @@ impl Allocator {
     /// The address v0.9's walk of `pool` would settle on for an unallocated `svc`: per
     /// segment in config order, the first unkeyed address, or an earlier address carrying the
     /// same non-empty sharing keys with no port clash.
-    fn first_assignable(&self, pool: usize, v6: bool, svc: &str, ports: &[Port], sharing_key: &str, backend_key: &str) -> Option<(usize, Addr)> {
+    fn first_assignable(
+        &self,
+        pool: usize,
+        v6: bool,
+        svc: &str,
+        ports: &[Port],
+        sharing_key: &str,
+        backend_key: &str,
+    ) -> Option<(usize, Addr)> {
         let shared = if sharing_key.is_empty() {
             None
         } else {

@@ -55,8 +55,8 @@ impl Segment {
         };
         let skip_buggy = avoid_buggy && !v6;
         let max_ord = if skip_buggy {
-            let usable = usable_below(last as u32).wrapping_add(u128::from(!address::confuses_buggy_firmware(last)))
-                - usable_below(first as u32);
+            let usable =
+                usable_below(last as u32).wrapping_add(u128::from(!address::confuses_buggy_firmware(last))) - usable_below(first as u32);
             usable.checked_sub(1)
         } else {
             Some(last - first)
@@ -114,10 +114,22 @@ impl Layout {
             for cidr in &pool.cidrs {
                 let seg = Segment::new(*cidr, pi, pool.avoid_buggy_ips);
                 let key = (seg.v6, seg.first);
-                let before = accepted.range(..=key).next_back().map(|(_, &i)| i).filter(|&i| layout.segments[i].v6 == seg.v6 && layout.segments[i].last >= seg.first);
-                let after = accepted.range(key..).next().map(|(_, &i)| i).filter(|&i| layout.segments[i].v6 == seg.v6 && layout.segments[i].first <= seg.last);
+                let before = accepted
+                    .range(..=key)
+                    .next_back()
+                    .map(|(_, &i)| i)
+                    .filter(|&i| layout.segments[i].v6 == seg.v6 && layout.segments[i].last >= seg.first);
+                let after = accepted
+                    .range(key..)
+                    .next()
+                    .map(|(_, &i)| i)
+                    .filter(|&i| layout.segments[i].v6 == seg.v6 && layout.segments[i].first <= seg.last);
                 if let Some(other) = before.or(after) {
-                    return Err(AllocError::OverlappingCidr { cidr: cidr.trunc(), pool: pool.name.clone(), other: layout.segments[other].cidr.trunc() });
+                    return Err(AllocError::OverlappingCidr {
+                        cidr: cidr.trunc(),
+                        pool: pool.name.clone(),
+                        other: layout.segments[other].cidr.trunc(),
+                    });
                 }
                 accepted.insert(key, layout.segments.len());
                 segments.push(layout.segments.len());
@@ -205,8 +217,8 @@ mod tests {
 
     #[test]
     fn owner_respects_family_and_avoid_buggy() {
-        let l = Layout::build(&[pool("a", &["1.2.3.4/31", "1000::4/127"], false), pool("b", &["1.2.4.0/24", "1000::4:0/120"], true)])
-            .unwrap();
+        let l =
+            Layout::build(&[pool("a", &["1.2.3.4/31", "1000::4/127"], false), pool("b", &["1.2.4.0/24", "1000::4:0/120"], true)]).unwrap();
         let own = |s: &str| l.owner(address::encode(s.parse().unwrap())).map(|seg| l.pools[l.segments[seg].pool].name.as_str());
         assert_eq!(own("1.2.3.5"), Some("a"));
         assert_eq!(own("1.2.3.6"), None);

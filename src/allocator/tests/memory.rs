@@ -25,7 +25,11 @@ fn sequential_allocations_are_one_run_even_across_skipped_buggy_addresses() {
     for i in 0..2000 {
         a.allocate(&format!("default/s-{i}"), false, &[], "", "").unwrap();
     }
-    assert_eq!(a.ip_of("default/s-1999").unwrap().to_string(), "10.0.7.222", "254 per /24: ordinal 1999 = 7*254 + 221 is .222 of the eighth /24");
+    assert_eq!(
+        a.ip_of("default/s-1999").unwrap().to_string(),
+        "10.0.7.222",
+        "254 per /24: ordinal 1999 = 7*254 + 221 is .222 of the eighth /24"
+    );
     let f = a.footprint();
     assert_eq!(f.keyed_runs, 1, "{f:?}");
     assert!(f.bytes < 2000 * 200, "about a hundred bytes per allocation: {f:?}");

@@ -101,11 +101,10 @@ fn op(nconfigs: usize) -> impl Strategy<Value = Op> {
 }
 
 fn scenario() -> impl Strategy<Value = (Vec<Vec<PoolSpec>>, Vec<Op>)> {
-    proptest::collection::vec(config(), 1..4)
-        .prop_flat_map(|configs| {
-            let n = configs.len();
-            (Just(configs), proptest::collection::vec(op(n), 1..60))
-        })
+    proptest::collection::vec(config(), 1..4).prop_flat_map(|configs| {
+        let n = configs.len();
+        (Just(configs), proptest::collection::vec(op(n), 1..60))
+    })
 }
 
 /// Every address of every block, plus addresses no config owns and an IPv4-mapped one.
@@ -140,7 +139,8 @@ fn to_pools(spec: &[PoolSpec]) -> (Vec<Pool>, Vec<MPool>) {
             bgp_advertisements: vec![],
         })
         .collect();
-    let model = spec.iter().map(|p| MPool { name: p.name.into(), cidrs: p.cidrs.clone(), avoid_buggy_ips: p.avoid, auto_assign: p.auto }).collect();
+    let model =
+        spec.iter().map(|p| MPool { name: p.name.into(), cidrs: p.cidrs.clone(), avoid_buggy_ips: p.avoid, auto_assign: p.auto }).collect();
     (pools, model)
 }
 
@@ -236,7 +236,11 @@ fn long_sharing_heavy_run_matches_the_model() {
         (x % n as u64) as usize
     };
     for _ in 0..4000 {
-        let req = Req { ports: (0..next(3)).map(|_| next(PORTS.len())).collect::<std::collections::BTreeSet<_>>().into_iter().collect(), sharing: 1 + next(2), backend: next(2) };
+        let req = Req {
+            ports: (0..next(3)).map(|_| next(PORTS.len())).collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+            sharing: 1 + next(2),
+            backend: next(2),
+        };
         let svc = next(SVCS.len());
         ops.push(match next(6) {
             0 => Op::Unassign { svc },

@@ -121,7 +121,10 @@ fn relabelled_allocations_set_the_new_pools_gauges() {
     let update = a.set_pools(&[pool("new", &["10.0.0.0/29"], true, false)]).unwrap();
     assert_eq!(update.removed, ["old"]);
     assert_eq!(a.pool_of("s1"), Some("new"));
-    assert_eq!(a.pool_gauges().iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(), [("new", PoolGauges { addresses_total: 8, addresses_in_use_total: 1 })]);
+    assert_eq!(
+        a.pool_gauges().iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
+        [("new", PoolGauges { addresses_total: 8, addresses_in_use_total: 1 })]
+    );
 }
 
 #[test]
@@ -131,7 +134,11 @@ fn a_rejected_config_changes_nothing() {
     a.allocate("s2", false, &[], "", "").unwrap();
     a.allocate("s1", false, &[], "", "").unwrap();
     let e = a.set_pools(&[pool("q", &["10.1.0.0/30"], true, false)]).unwrap_err();
-    assert_eq!(e.to_string(), r#"new config not compatible with assigned IPs: service "s1" cannot own "10.0.0.1" under new config"#, "first by key");
+    assert_eq!(
+        e.to_string(),
+        r#"new config not compatible with assigned IPs: service "s1" cannot own "10.0.0.1" under new config"#,
+        "first by key"
+    );
     assert_eq!(a.pool_of("s1"), Some("p"));
     assert_eq!(a.allocate("s3", false, &[], "", "").unwrap(), ip("10.0.0.2"));
     a.check_index();

@@ -80,12 +80,40 @@ fn b1_assignment() {
         shared("s4", "1.2.4.3", &["tcp/80"], "sharing", "backend", Ok(())),
         shared("s4", "1.2.4.3", &["tcp/80"], "share", "backend", Ok(())),
         shared("s3", "1.2.4.3", &["tcp/80"], "share", "backend", Err(r#"port tcp/80 is already in use on "1.2.4.3""#)),
-        shared("s3", "1.2.4.3", &["tcp/443"], "othershare", "backend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
-        shared("s3", "1.2.4.3", &["tcp/443"], "share", "otherbackend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
+        shared(
+            "s3",
+            "1.2.4.3",
+            &["tcp/443"],
+            "othershare",
+            "backend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
+        shared(
+            "s3",
+            "1.2.4.3",
+            &["tcp/443"],
+            "share",
+            "otherbackend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
         shared("s3", "1.2.4.3", &["tcp/443"], "share", "backend", Ok(())),
         shared("s3", "1.2.4.3", &["udp/53"], "share", "backend", Ok(())),
-        shared("s3", "1.2.4.3", &["tcp/443"], "othershare", "backend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
-        shared("s3", "1.2.4.3", &["tcp/443"], "share", "otherbackend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
+        shared(
+            "s3",
+            "1.2.4.3",
+            &["tcp/443"],
+            "othershare",
+            "backend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
+        shared(
+            "s3",
+            "1.2.4.3",
+            &["tcp/443"],
+            "share",
+            "otherbackend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
         step("s4", "1.2.4.254", Ok(())),
     ];
     run_assign_steps(&mut a, &v4);
@@ -104,12 +132,40 @@ fn b1_assignment() {
         shared("s4", "1000::4:3", &["tcp/80"], "sharing", "backend", Ok(())),
         shared("s4", "1000::4:3", &["tcp/80"], "share", "backend", Ok(())),
         shared("s3", "1000::4:3", &["tcp/80"], "share", "backend", Err(r#"port tcp/80 is already in use on "1000::4:3""#)),
-        shared("s3", "1000::4:3", &["tcp/443"], "othershare", "backend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
-        shared("s3", "1000::4:3", &["tcp/443"], "share", "otherbackend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
+        shared(
+            "s3",
+            "1000::4:3",
+            &["tcp/443"],
+            "othershare",
+            "backend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
+        shared(
+            "s3",
+            "1000::4:3",
+            &["tcp/443"],
+            "share",
+            "otherbackend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
         shared("s3", "1000::4:3", &["tcp/443"], "share", "backend", Ok(())),
         shared("s3", "1000::4:3", &["udp/53"], "share", "backend", Ok(())),
-        shared("s3", "1000::4:3", &["tcp/443"], "othershare", "backend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
-        shared("s3", "1000::4:3", &["tcp/443"], "share", "otherbackend", Err(r#"can't change sharing key for "s3", address also in use by s4"#)),
+        shared(
+            "s3",
+            "1000::4:3",
+            &["tcp/443"],
+            "othershare",
+            "backend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
+        shared(
+            "s3",
+            "1000::4:3",
+            &["tcp/443"],
+            "share",
+            "otherbackend",
+            Err(r#"can't change sharing key for "s3", address also in use by s4"#),
+        ),
         step("s4", "1000::4:ff", Ok(())),
     ];
     run_assign_steps(&mut a, &v6);
@@ -179,7 +235,10 @@ fn b3_family(a: &mut Allocator, v6: bool, expected: [&str; 4]) {
 
 #[test]
 fn b3_allocation() {
-    let mut a = allocator(&[pool("test1", &["1.2.3.4/31", "1000::4/127"], true, false), pool("test2", &["1.2.3.10/31", "1000::10/127"], true, false)]);
+    let mut a = allocator(&[
+        pool("test1", &["1.2.3.4/31", "1000::4/127"], true, false),
+        pool("test2", &["1.2.3.10/31", "1000::10/127"], true, false),
+    ]);
     b3_family(&mut a, false, ["1.2.3.4", "1.2.3.5", "1.2.3.10", "1.2.3.11"]);
     b3_family(&mut a, true, ["1000::4", "1000::5", "1000::10", "1000::11"]);
     a.check_index();
@@ -256,7 +315,10 @@ fn b5_config_reload() {
 /// B.6 (`TestAutoAssign`).
 #[test]
 fn b6_auto_assign() {
-    let mut a = allocator(&[pool("test1", &["1.2.3.4/31", "1000::4/127"], false, false), pool("test2", &["1.2.3.10/31", "1000::10/127"], true, false)]);
+    let mut a = allocator(&[
+        pool("test1", &["1.2.3.4/31", "1000::4/127"], false, false),
+        pool("test2", &["1.2.3.10/31", "1000::10/127"], true, false),
+    ]);
     for (v6, want) in [(false, ["1.2.3.10", "1.2.3.11"]), (true, ["1000::10", "1000::11"])] {
         assert_eq!(a.allocate("s1", v6, &[], "", "").unwrap(), ip(want[0]));
         assert_eq!(a.allocate("s2", v6, &[], "", "").unwrap(), ip(want[1]));
@@ -376,7 +438,12 @@ fn c1_controller_mutation_allocations_hold_in_any_order() {
             Some("3.4.5.6"),
             None,
         ),
-        ("unknown pool requested", Some(Svc { pool_annotation: "does-not-exist", ..lb("1.2.3.4") }), None, Some(r#"unknown pool "does-not-exist""#)),
+        (
+            "unknown pool requested",
+            Some(Svc { pool_annotation: "does-not-exist", ..lb("1.2.3.4") }),
+            None,
+            Some(r#"unknown pool "does-not-exist""#),
+        ),
         ("invalid IP assigned", Some(Svc { ingress: vec!["2.3.4.5"], ..lb("1.2.3.4") }), Some("1.2.3.0"), None),
         ("invalid ingress state", Some(Svc { ingress: vec!["foo.bar.local", "10.10.10.10"], ..lb("1.2.3.4") }), Some("1.2.3.0"), None),
         ("former LoadBalancer, now NodePort", Some(Svc { cluster_ip: "1.2.3.4", ingress: vec!["1.2.3.0"], ..Svc::default() }), None, None),
