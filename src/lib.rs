@@ -7,5 +7,6 @@
 pub mod allocator;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod logging;
 pub mod migrate;
