@@ -8,5 +8,6 @@ pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod k8s;
 pub mod logging;
 pub mod migrate;
