@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use crate::allocator::{Allocator, Port, backend_key};
 use crate::config::yaml::golang::parse_ip;
 use crate::config::{Config, quote};
+use crate::k8s::configmap::ApplyConfig;
 use crate::logging::Field;
 
 /// The annotation naming the pool to allocate from.
@@ -75,16 +76,7 @@ impl ServiceView {
     }
 }
 
-/// What the work queue does with the key afterwards (v0.9's `SyncState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncState {
-    /// Forget the key.
-    Success,
-    /// Re-enqueue the key, rate limited.
-    Error,
-    /// Forget the key and re-enqueue every Service, rate limited.
-    ReprocessAll,
-}
+pub use crate::k8s::SyncState;
 
 /// An Event to record against the Service (core/v1, component `metallb-controller`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +89,7 @@ pub struct EventRecord {
     pub message: String,
 }
 
-/// One log line's fields (the shell adds `ts`, `caller` and the `service` context).
-pub type LogLine = Vec<(&'static str, Field)>;
+pub use crate::k8s::configmap::LogLine;
 
 /// The decision for one Service.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +113,14 @@ pub struct Controller {
     pub synced: bool,
     /// The allocations.
     pub allocator: Allocator,
+    /// Pools removed by accepted configs since the shell last drained this list.
+    pub removed_pools: Vec<String>,
+}
+
+impl ApplyConfig for Controller {
+    fn apply(&mut self, cfg: Option<Config>, logs: &mut Vec<LogLine>) -> Result<SyncState, String> {
+        self.set_config(cfg, logs)
+    }
 }
 
 fn line(fields: &[(&'static str, &str)]) -> LogLine {
@@ -141,25 +140,31 @@ impl Controller {
 
     /// v0.9's `SetConfig`: `None` (the ConfigMap is gone) is an error and keeps the old
     /// config; a config that would orphan an allocation is rejected with the allocator's text
-    /// (the old one stays); otherwise it is applied and every Service is reprocessed.
-    /// Returns the queue action, the log lines, and the pools whose metric series to delete.
-    pub fn set_config(&mut self, cfg: Option<Config>) -> (SyncState, Vec<LogLine>, Vec<String>) {
+    /// (the old one stays); otherwise it is applied and every Service is reprocessed. Pools
+    /// that disappeared are appended to [`Controller::removed_pools`] (their metric series go).
+    pub fn set_config(&mut self, cfg: Option<Config>, logs: &mut Vec<LogLine>) -> Result<SyncState, String> {
+        logs.push(line(&[("event", "startUpdate"), ("msg", "start of config update")]));
+        let result = self.apply_config(cfg, logs);
+        logs.push(line(&[("event", "endUpdate"), ("msg", "end of config update")]));
+        result
+    }
+
+    fn apply_config(&mut self, cfg: Option<Config>, logs: &mut Vec<LogLine>) -> Result<SyncState, String> {
         let Some(cfg) = cfg else {
-            let l = line(&[
-                ("op", "setConfig"),
-                ("error", "no MetalLB configuration in cluster"),
-                ("msg", "configuration is missing, MetalLB will not function"),
-            ]);
-            return (SyncState::Error, vec![l], vec![]);
+            let e = "no MetalLB configuration in cluster";
+            logs.push(line(&[("op", "setConfig"), ("error", e), ("msg", "configuration is missing, MetalLB will not function")]));
+            return Err(e.to_string());
         };
         match self.allocator.set_pools(&cfg.pools) {
             Err(e) => {
-                let l = line(&[("op", "setConfig"), ("error", &e.to_string()), ("msg", "applying new configuration failed")]);
-                (SyncState::Error, vec![l], vec![])
+                let e = e.to_string();
+                logs.push(line(&[("op", "setConfig"), ("error", &e), ("msg", "applying new configuration failed")]));
+                Err(e)
             }
             Ok(update) => {
                 self.config = Some(cfg);
-                (SyncState::ReprocessAll, vec![], update.removed)
+                self.removed_pools.extend(update.removed);
+                Ok(SyncState::ReprocessAll)
             }
         }
     }

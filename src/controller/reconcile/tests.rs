@@ -117,7 +117,7 @@ fn check(c: &mut Controller, case: &Case) {
 #[test]
 fn c1_controller_mutation_in_order() {
     let mut c = Controller::new();
-    assert_eq!(c.set_config(Some(cfg(C1_CONFIG))).0, SyncState::ReprocessAll);
+    assert_eq!(c.set_config(Some(cfg(C1_CONFIG)), &mut vec![]), Ok(SyncState::ReprocessAll));
     c.mark_synced();
     for case in c1_cases() {
         check(&mut c, &case);
@@ -127,7 +127,7 @@ fn c1_controller_mutation_in_order() {
 #[test]
 fn c1_controller_mutation_shuffled_100_times() {
     let mut c = Controller::new();
-    c.set_config(Some(cfg(C1_CONFIG)));
+    c.set_config(Some(cfg(C1_CONFIG)), &mut vec![]).unwrap();
     c.mark_synced();
     let mut cases = c1_cases();
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -147,7 +147,7 @@ fn c1_controller_mutation_shuffled_100_times() {
 #[test]
 fn c1_failure_messages_are_v0_9_s() {
     let mut c = Controller::new();
-    c.set_config(Some(cfg(C1_CONFIG)));
+    c.set_config(Some(cfg(C1_CONFIG)), &mut vec![]).unwrap();
     c.mark_synced();
     let out = c.set_balancer("test", Some(&with_lb_ip(lb("1.2.3.4"), "please sir")));
     assert_eq!(out.events[0].reason, "AllocationFailed");
@@ -172,11 +172,14 @@ fn c2_controller_config_sequence() {
     assert_eq!((out.state, &out.status, out.events.len()), (SyncState::Success, &None, 0));
     assert!(out.logs.iter().any(|l| l.contains(&("event", Field::from("noConfig")))));
     // 2. Empty config accepted; not synced -> Error, no write.
-    assert_eq!(c.set_config(Some(cfg(""))).0, SyncState::ReprocessAll);
+    assert_eq!(c.set_config(Some(cfg("")), &mut vec![]), Ok(SyncState::ReprocessAll));
     let out = c.set_balancer("test", Some(&svc));
     assert_eq!((out.state, &out.status), (SyncState::Error, &None));
     // 3. A pool; still not synced.
-    assert_eq!(c.set_config(Some(cfg("address-pools:\n- {name: default, protocol: bgp, addresses: [1.2.3.0/24]}\n"))).0, SyncState::ReprocessAll);
+    assert_eq!(
+        c.set_config(Some(cfg("address-pools:\n- {name: default, protocol: bgp, addresses: [1.2.3.0/24]}\n")), &mut vec![]),
+        Ok(SyncState::ReprocessAll)
+    );
     let out = c.set_balancer("test", Some(&svc));
     assert_eq!((out.state, &out.status), (SyncState::Error, &None));
     // 4. Synced: allocates.
@@ -184,21 +187,22 @@ fn c2_controller_config_sequence() {
     let out = c.set_balancer("test", Some(&svc));
     assert_eq!((out.state, out.status), (SyncState::Success, Some(vec![Ingress::ip("1.2.3.0")])));
     // 5. An empty config would orphan the allocation.
-    let (state, logs, _) = c.set_config(Some(cfg("")));
-    assert_eq!(state, SyncState::Error);
-    assert!(logs[0].contains(&(
+    let mut logs = vec![];
+    let state = c.set_config(Some(cfg("")), &mut logs);
+    assert_eq!(state, Err(r#"new config not compatible with assigned IPs: service "test" cannot own "1.2.3.0" under new config"#.into()));
+    assert!(logs[1].contains(&(
         "error",
         Field::from(r#"new config not compatible with assigned IPs: service "test" cannot own "1.2.3.0" under new config"#)
     )));
     assert_eq!(c.config.as_ref().unwrap().pools.len(), 1, "the old config stays");
     // 6. A deleted ConfigMap.
-    assert_eq!(c.set_config(None).0, SyncState::Error);
+    assert!(c.set_config(None, &mut vec![]).is_err());
 }
 
 #[test]
 fn c3_delete_recycles_ip() {
     let mut c = Controller::new();
-    c.set_config(Some(cfg("address-pools:\n- {name: default, protocol: bgp, addresses: [1.2.3.0/32]}\n")));
+    c.set_config(Some(cfg("address-pools:\n- {name: default, protocol: bgp, addresses: [1.2.3.0/32]}\n")), &mut vec![]).unwrap();
     c.mark_synced();
     let out = c.set_balancer("test", Some(&lb("1.2.3.4")));
     assert_eq!(out.status, Some(vec![Ingress::ip("1.2.3.0")]));
@@ -214,7 +218,7 @@ fn c3_delete_recycles_ip() {
 #[test]
 fn converged_service_is_not_written_again() {
     let mut c = Controller::new();
-    c.set_config(Some(cfg(C1_CONFIG)));
+    c.set_config(Some(cfg(C1_CONFIG)), &mut vec![]).unwrap();
     c.mark_synced();
     let svc = with_ingress(lb("1.2.3.4"), &["1.2.3.0"]);
     let out = c.set_balancer("ns/a", Some(&svc));
@@ -226,7 +230,7 @@ fn converged_service_is_not_written_again() {
 fn adoption_before_sync_reclaims_existing_ips() {
     // A restart: existing ingress IPs are re-assigned before the synced marker (§3.5).
     let mut c = Controller::new();
-    c.set_config(Some(cfg(C1_CONFIG)));
+    c.set_config(Some(cfg(C1_CONFIG)), &mut vec![]).unwrap();
     let out = c.set_balancer("ns/a", Some(&with_ingress(lb("1.2.3.4"), &["1.2.3.1"])));
     assert_eq!((out.state, out.status), (SyncState::Success, None));
     c.mark_synced();
