@@ -74,8 +74,7 @@ fn run_controller(args: &ControllerArgs) -> i32 {
         "port" => args.port,
         "configmap" => &args.config,
     );
-    log_json!("op" => "startup", "error" => "the controller is not implemented yet", "msg" => "failed to start");
-    1
+    ferrolb::controller::shell::run(args)
 }
 
 fn run_speaker(args: &SpeakerArgs) -> i32 {

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 fn ferrolb(args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrolb"));
     cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for k in ["METALLB_NODE_NAME", "METALLB_HOST", "METALLB_ML_BIND_ADDR", "METALLB_ML_LABELS", "METALLB_ML_NAMESPACE", "METALLB_ML_SECRET_KEY"] {
+    for k in ["KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "METALLB_NODE_NAME", "METALLB_HOST", "METALLB_ML_BIND_ADDR", "METALLB_ML_LABELS", "METALLB_ML_NAMESPACE", "METALLB_ML_SECRET_KEY"] {
         cmd.env_remove(k);
     }
     cmd.envs(envs.iter().copied());

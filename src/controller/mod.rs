@@ -8,3 +8,4 @@
 //!   built on it by the controller issue.
 
 pub mod reconcile;
+pub mod shell;

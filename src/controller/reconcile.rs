@@ -111,6 +111,10 @@ pub struct Controller {
     pub config: Option<Config>,
     /// Whether the initial list has been processed; no new IP is allocated before.
     pub synced: bool,
+    /// ferrolb: set while a config load's adoption pass runs (every Service that shows an
+    /// ingress IP is re-assigned it before anything new is allocated, spec §3.5); allocation
+    /// waits as it does before `synced`.
+    pub adopting: bool,
     /// The allocations.
     pub allocator: Allocator,
     /// Pools removed by accepted configs since the shell last drained this list.
@@ -274,7 +278,7 @@ impl Controller {
         let ip = match lb_ip {
             Some(ip) => ip,
             None => {
-                if !self.synced {
+                if !self.synced || self.adopting {
                     out.logs.push(line(&[
                         ("op", "allocateIP"),
                         ("error", "controller not synced"),

@@ -7,7 +7,9 @@
 //! The client setup, the core/v1 Event recorder and the ConfigMap loading join here with the
 //! controller issue.
 
+pub mod client;
 pub mod configmap;
+pub mod events;
 pub mod queue;
 
 /// What the work queue does with a key after processing it (v0.9's `SyncState`).

@@ -237,3 +237,18 @@ fn adoption_before_sync_reclaims_existing_ips() {
     let out = c.set_balancer("ns/b", Some(&lb("1.2.3.4")));
     assert_eq!(out.status, Some(vec![Ingress::ip("1.2.3.0")]), "the adopted 1.2.3.1 is not handed out again");
 }
+
+#[test]
+fn while_adopting_nothing_new_is_allocated_but_existing_ips_are_reclaimed() {
+    let mut c = Controller::new();
+    c.set_config(Some(cfg(C1_CONFIG)), &mut vec![]).unwrap();
+    c.mark_synced();
+    c.adopting = true;
+    let out = c.set_balancer("ns/new", Some(&lb("1.2.3.4")));
+    assert_eq!((out.state, out.status), (SyncState::Error, None), "allocation waits for the adoption pass");
+    let out = c.set_balancer("ns/old", Some(&with_ingress(lb("1.2.3.4"), &["1.2.3.0"])));
+    assert_eq!((out.state, out.status), (SyncState::Success, None));
+    c.adopting = false;
+    let out = c.set_balancer("ns/new", Some(&lb("1.2.3.4")));
+    assert_eq!(out.status, Some(vec![Ingress::ip("1.2.3.1")]));
+}

@@ -1,0 +1,412 @@
+//! The controller's Kubernetes shell: watches, the work queue, and the writes that make the
+//! world match [`super::reconcile`]'s decisions (spec §1.1, §1.2, §3.1).
+//!
+//! * Watches: Services in all namespaces, and the ConfigMap in the own namespace with the field
+//!   selector `metadata.name=<--config>`. Stores are plain maps fed by the watch events; a
+//!   watch restart (410 Gone) replaces a store and enqueues every key that changed or vanished.
+//! * One queue, one worker (client-go semantics, [`crate::k8s::queue`]). The queue starts once
+//!   both initial lists are in: the ConfigMap key first, then every Service, then the synced
+//!   marker — so the initial pass adopts before anything is allocated.
+//! * Adoption (ferrolb, spec §3.5): every accepted config starts an adoption pass: the Services
+//!   that show an ingress IP are queued first, then a release marker, then the others; until the
+//!   marker is processed nothing new is allocated. v0.9 re-adds with rate limiting and can hand
+//!   a new Service an IP another Service still shows (metallb#2443); ferrolb never does.
+//! * Writes, within v0.9's RBAC: status by PUT on `services/status` (a conflict is an Error:
+//!   the key is retried on the newer object), Events as core/v1 with component
+//!   `metallb-controller`, a client-side token bucket (`--kube-api-qps`, `--kube-api-burst`).
+//! * SIGTERM/SIGINT: exit at once (v0.9 has no signal handling either).
+//!
+//! Not yet here (controller issue): the metrics server on `--port`, the differential corpus
+//! against the reference, the swap test and the benchmark.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, LoadBalancerIngress, LoadBalancerStatus, Service};
+use kube::api::{Api, PostParams};
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
+
+use super::reconcile::{Controller, Ingress, LogLine, ServiceView};
+use crate::allocator::Port;
+use crate::cli::daemon::ControllerArgs;
+use crate::k8s::configmap::{ConfigEvent, on_configmap};
+use crate::k8s::events::Recorder;
+use crate::k8s::queue::{TokenBucket, WorkQueue};
+use crate::k8s::{SyncState, client};
+use crate::logging::{self, Field};
+
+/// A work-queue key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Service(String),
+    ConfigMap,
+    Synced,
+    AdoptionDone,
+}
+
+enum Msg {
+    Service(Box<watcher::Event<Service>>),
+    ConfigMap(Box<watcher::Event<ConfigMap>>),
+    WatchError(&'static str, String),
+}
+
+/// Emits reconcile log lines with their context key, if any.
+fn emit(ctx: Option<(&'static str, &str)>, lines: &[LogLine]) {
+    for l in lines {
+        let mut fields: Vec<(&str, Field)> = l.clone();
+        if let Some((k, v)) = ctx {
+            fields.push((k, Field::from(v)));
+        }
+        logging::emit(&format!("{}:{}", file!().rsplit('/').next().unwrap_or("shell.rs"), line!()), &fields);
+    }
+}
+
+fn service_key(s: &Service) -> String {
+    format!("{}/{}", s.namespace().unwrap_or_default(), s.name_any())
+}
+
+/// What the reconcile reads of a Service.
+pub fn view(s: &Service) -> ServiceView {
+    let spec = s.spec.clone().unwrap_or_default();
+    let ingress = s
+        .status
+        .as_ref()
+        .and_then(|st| st.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| Ingress {
+            ip: i.ip.unwrap_or_default(),
+            hostname: i.hostname.unwrap_or_default(),
+            ports: i.ports.unwrap_or_default().into_iter().map(|p| format!("{}/{}", p.port, p.protocol)).collect(),
+        })
+        .collect();
+    ServiceView {
+        type_: spec.type_.unwrap_or_default(),
+        cluster_ip: spec.cluster_ip.unwrap_or_default(),
+        load_balancer_ip: spec.load_balancer_ip.unwrap_or_default(),
+        external_traffic_policy: spec.external_traffic_policy.unwrap_or_default(),
+        selector: spec.selector.unwrap_or_default(),
+        ports: spec
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| Port::new(p.protocol.unwrap_or_else(|| "TCP".into()), p.port.clamp(0, 65535) as u16))
+            .collect(),
+        annotations: s.annotations().clone(),
+        ingress,
+    }
+}
+
+async fn watch<K>(api: Api<K>, cfg: watcher::Config, tx: mpsc::UnboundedSender<Msg>, wrap: fn(watcher::Event<K>) -> Msg, what: &'static str)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    let mut stream = watcher(api, cfg).boxed();
+    while let Some(ev) = stream.next().await {
+        let msg = match ev {
+            Ok(ev) => wrap(ev),
+            Err(e) => Msg::WatchError(what, e.to_string()),
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+struct Shell {
+    ctl: Controller,
+    queue: WorkQueue<Key>,
+    services: HashMap<String, Service>,
+    service_buffer: Option<HashMap<String, Service>>,
+    services_listed: bool,
+    configmap: Option<ConfigMap>,
+    configmap_buffer: Option<Option<ConfigMap>>,
+    configmap_listed: bool,
+    started: bool,
+    client: Client,
+    recorder: Recorder,
+    writes: TokenBucket,
+}
+
+impl Shell {
+    fn on_message(&mut self, msg: Msg) {
+        match msg {
+            Msg::Service(ev) => match *ev {
+                watcher::Event::Init => self.service_buffer = Some(HashMap::new()),
+                watcher::Event::InitApply(s) => {
+                    if let Some(b) = self.service_buffer.as_mut() {
+                        b.insert(service_key(&s), s);
+                    }
+                }
+                watcher::Event::InitDone => {
+                    let fresh = self.service_buffer.take().unwrap_or_default();
+                    for (k, old) in &self.services {
+                        if fresh.get(k).map(|s| s.resource_version()) != Some(old.resource_version()) {
+                            self.queue.add(Key::Service(k.clone()));
+                        }
+                    }
+                    for k in fresh.keys() {
+                        if !self.services.contains_key(k) {
+                            self.queue.add(Key::Service(k.clone()));
+                        }
+                    }
+                    self.services = fresh;
+                    self.services_listed = true;
+                }
+                watcher::Event::Apply(s) => {
+                    let k = service_key(&s);
+                    self.services.insert(k.clone(), s);
+                    self.queue.add(Key::Service(k));
+                }
+                watcher::Event::Delete(s) => {
+                    let k = service_key(&s);
+                    self.services.remove(&k);
+                    self.queue.add(Key::Service(k));
+                }
+            },
+            Msg::ConfigMap(ev) => {
+                match *ev {
+                    watcher::Event::Init => self.configmap_buffer = Some(None),
+                    watcher::Event::InitApply(cm) => self.configmap_buffer = Some(Some(cm)),
+                    watcher::Event::InitDone => {
+                        let fresh = self.configmap_buffer.take().flatten();
+                        // A ConfigMap that never existed produces no event (v0.9).
+                        if fresh.is_some() || self.configmap.is_some() {
+                            self.queue.add(Key::ConfigMap);
+                        }
+                        self.configmap = fresh;
+                        self.configmap_listed = true;
+                    }
+                    watcher::Event::Apply(cm) => {
+                        self.configmap = Some(cm);
+                        self.queue.add(Key::ConfigMap);
+                    }
+                    watcher::Event::Delete(_) => {
+                        self.configmap = None;
+                        self.queue.add(Key::ConfigMap);
+                    }
+                }
+            }
+            Msg::WatchError(what, e) => {
+                crate::log_json!("op" => "watch", "error" => e, "msg" => format!("{what} watch failed, retrying"));
+            }
+        }
+        if !self.started && self.services_listed && self.configmap_listed {
+            // Initial order: the ConfigMap, every Service, then the synced marker.
+            let mut initial = WorkQueue::new(self.queue.limiter.clone());
+            if self.configmap.is_some() {
+                initial.add(Key::ConfigMap);
+            }
+            while let Some(k) = self.queue.get() {
+                self.queue.done(&k);
+                initial.add(k);
+            }
+            initial.add(Key::Synced);
+            self.queue = initial;
+            self.started = true;
+        }
+    }
+
+    /// Re-enqueues every Service: those showing an ingress IP first (adoption), then the
+    /// release marker, then the rest.
+    fn reprocess_all(&mut self, adoption: bool) {
+        let mut with_ip: Vec<&String> = vec![];
+        let mut others: Vec<&String> = vec![];
+        for (k, s) in &self.services {
+            let has = s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).is_some_and(|i| !i.is_empty());
+            if has { with_ip.push(k) } else { others.push(k) }
+        }
+        with_ip.sort();
+        others.sort();
+        let (with_ip, others): (Vec<String>, Vec<String>) =
+            (with_ip.into_iter().cloned().collect(), others.into_iter().cloned().collect());
+        for k in with_ip {
+            self.queue.add(Key::Service(k));
+        }
+        if adoption {
+            self.ctl.adopting = true;
+            self.queue.add(Key::AdoptionDone);
+        }
+        for k in others {
+            self.queue.add(Key::Service(k));
+        }
+    }
+
+    async fn process(&mut self, key: Key) {
+        let now = Instant::now();
+        let state = match &key {
+            Key::Synced => {
+                let l = self.ctl.mark_synced();
+                emit(None, &[l]);
+                SyncState::Success
+            }
+            Key::AdoptionDone => {
+                self.ctl.adopting = false;
+                SyncState::Success
+            }
+            Key::ConfigMap => {
+                let data = self.configmap.as_ref().map(|cm| cm.data.as_ref().and_then(|d| d.get("config")).cloned().unwrap_or_default());
+                let out = on_configmap(data.as_deref(), &mut self.ctl);
+                let ns = self.configmap.as_ref().and_then(|c| c.namespace()).unwrap_or_default();
+                let name = self.configmap.as_ref().map(|c| c.name_any()).unwrap_or_default();
+                emit(Some(("configmap", &format!("{ns}/{name}"))), &out.logs);
+                if let (Some(cm), Some(ev)) = (self.configmap.clone(), out.event.clone()) {
+                    let (warning, reason, msg) = match ev {
+                        ConfigEvent::Stale(t) => (true, "ConfigStale", t),
+                        ConfigEvent::Loaded => (false, "ConfigLoaded", "config (re)loaded".to_string()),
+                    };
+                    self.throttle().await;
+                    if let Err(e) = self.recorder.record(&cm, warning, reason, &msg).await {
+                        crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "msg" => "failed to record event");
+                    }
+                }
+                if out.loaded {
+                    self.queue.forget(&key);
+                    self.reprocess_all(true);
+                    SyncState::Success
+                } else {
+                    out.state
+                }
+            }
+            Key::Service(k) => {
+                let svc = self.services.get(k).cloned();
+                let view = svc.as_ref().map(view);
+                let out = self.ctl.set_balancer(k, view.as_ref());
+                emit(Some(("service", k)), &out.logs);
+                let mut state = out.state;
+                if let Some(svc) = &svc {
+                    for ev in &out.events {
+                        self.throttle().await;
+                        if let Err(e) = self.recorder.record(svc, ev.warning, ev.reason, &ev.message).await {
+                            crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "service" => k, "msg" => "failed to record event");
+                        }
+                    }
+                    if let Some(ingress) = out.status {
+                        self.throttle().await;
+                        if let Err(e) = self.put_status(svc, ingress).await {
+                            crate::log_json!("op" => "updateServiceStatus", "error" => e.to_string(), "service" => k, "msg" => "failed to update service status");
+                            state = SyncState::Error;
+                        }
+                    }
+                }
+                state
+            }
+        };
+        match state {
+            SyncState::Success => self.queue.forget(&key),
+            SyncState::Error => self.queue.add_rate_limited(key.clone(), now),
+            SyncState::ReprocessAll => {
+                self.queue.forget(&key);
+                self.reprocess_all(false);
+            }
+        }
+        self.queue.done(&key);
+    }
+
+    async fn throttle(&mut self) {
+        let wait = self.writes.reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn put_status(&self, svc: &Service, ingress: Vec<Ingress>) -> Result<(), kube::Error> {
+        let api: Api<Service> = Api::namespaced(self.client.clone(), &svc.namespace().unwrap_or_default());
+        let mut obj = svc.clone();
+        let lb = if ingress.is_empty() {
+            LoadBalancerStatus::default()
+        } else {
+            LoadBalancerStatus {
+                ingress: Some(ingress.into_iter().map(|i| LoadBalancerIngress { ip: Some(i.ip), ..Default::default() }).collect()),
+            }
+        };
+        let mut status = obj.status.take().unwrap_or_default();
+        status.load_balancer = Some(lb);
+        obj.status = Some(status);
+        api.replace_status(&svc.name_any(), &PostParams::default(), &obj).await.map(|_| ())
+    }
+}
+
+/// Runs the controller until a signal; returns the exit code.
+pub fn run(args: &ControllerArgs) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            crate::log_json!("op" => "startup", "error" => e.to_string(), "msg" => "failed to start the runtime");
+            return 1;
+        }
+    };
+    rt.block_on(run_async(args))
+}
+
+async fn run_async(args: &ControllerArgs) -> i32 {
+    let client = match client::in_cluster() {
+        Ok(c) => c,
+        Err(e) => {
+            crate::log_json!("op" => "startup", "error" => e, "msg" => "failed to create k8s client");
+            return 1;
+        }
+    };
+    let namespace = match client::own_namespace() {
+        Ok(ns) => ns,
+        Err(e) => {
+            crate::log_json!("op" => "startup", "error" => e, "msg" => "failed to create k8s client");
+            return 1;
+        }
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let services: Api<Service> = Api::all(client.clone());
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    tokio::spawn(watch(services, watcher::Config::default(), tx.clone(), |e| Msg::Service(Box::new(e)), "service"));
+    let cm_cfg = watcher::Config::default().fields(&format!("metadata.name={}", args.config));
+    tokio::spawn(watch(configmaps, cm_cfg, tx, |e| Msg::ConfigMap(Box::new(e)), "configmap"));
+
+    let mut shell = Shell {
+        ctl: Controller::new(),
+        queue: WorkQueue::default(),
+        services: HashMap::new(),
+        service_buffer: None,
+        services_listed: false,
+        configmap: None,
+        configmap_buffer: None,
+        configmap_listed: false,
+        started: false,
+        recorder: Recorder::new(client.clone(), "metallb-controller"),
+        client,
+        writes: TokenBucket::new(args.kube_api_qps as f64, args.kube_api_burst),
+    };
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            crate::log_json!("op" => "startup", "error" => e.to_string(), "msg" => "failed to install the signal handler");
+            return 1;
+        }
+    };
+    loop {
+        // Take every pending watch event before deciding, so a burst is seen as a whole.
+        while let Ok(msg) = rx.try_recv() {
+            shell.on_message(msg);
+        }
+        shell.queue.promote(Instant::now());
+        if shell.started
+            && let Some(key) = shell.queue.get()
+        {
+            shell.process(key).await;
+            continue;
+        }
+        let wake = shell.queue.next_wakeup().map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(m) => shell.on_message(m),
+                None => return 1,
+            },
+            _ = tokio::time::sleep(wake) => {}
+            _ = term.recv() => return 0,
+            _ = tokio::signal::ctrl_c() => return 0,
+        }
+    }
+}

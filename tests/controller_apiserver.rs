@@ -1,0 +1,132 @@
+//! `ferrolb controller` on the real API server, in-cluster as the v0.9 `controller` service
+//! account: it allocates, writes the status by PUT, records core/v1 Events, logs v0.9's lines,
+//! keeps the old config when a broken one is applied (and says why on the ConfigMap), and is
+//! never refused (403) by the v0.9 RBAC.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Applied, Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, serial, wait_for};
+
+const GOOD: &str = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - 192.0.2.100-192.0.2.110\n";
+const BROKEN: &str = "address-pools:\n- name: default\n  protcol: layer2\n  addresses:\n  - 192.0.2.200-192.0.2.210\n";
+
+fn configmap(c: &Arc<Cluster>, payload: &str) -> Applied {
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "config", "namespace": METALLB_NS},
+                "data": {"config": payload}})
+        .to_string(),
+    )
+}
+
+fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                         "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}})
+        .to_string(),
+    )
+}
+
+fn ferrolb_controller(c: &Arc<Cluster>) -> InCluster {
+    InCluster::spawn(
+        c,
+        "controller",
+        &InClusterOpts::default(),
+        &[env!("CARGO_BIN_EXE_ferrolb"), "controller", "--port=7472", "--config=config"],
+    )
+}
+
+fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
+    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().map(str::to_string)
+}
+
+/// (type, reason, message) of the Events about `kind/name` in `ns`.
+fn events(c: &Cluster, ns: &str, name: &str) -> Vec<(String, String, String)> {
+    let list = c.get_json(&["-n", ns, "events", "--field-selector", &format!("involvedObject.name={name}")]);
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| {
+                    let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                    (s("type"), s("reason"), s("message"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn forbidden_for_controller(c: &Cluster) -> Vec<String> {
+    c.audit_events()
+        .into_iter()
+        .filter(|e| e["user"]["username"] == "system:serviceaccount:metallb-system:controller" && e["responseStatus"]["code"] == 403)
+        .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
+        .collect()
+}
+
+#[test]
+fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
+    let _serial = serial();
+    let c = cluster();
+    let _cfg = configmap(&c, GOOD);
+    let _svc = lb_service(&c, "flb-alloc");
+    let mut ctl = ferrolb_controller(&c);
+
+    let ev = ctl.wait_json(Duration::from_secs(60), "ipAllocated", |v| v["event"] == "ipAllocated" && v["service"] == "default/flb-alloc");
+    assert_eq!(ev["ip"], "192.0.2.100");
+    assert_eq!(ev["msg"], "IP address assigned by controller");
+    assert!(ev["ts"].as_str().is_some_and(|t| t.ends_with('Z')) && ev["caller"].is_string());
+    let ip = wait_for(Duration::from_secs(30), || ingress_ip(&c, "flb-alloc"));
+    assert_eq!(ip.as_deref(), Some("192.0.2.100"), "log:\n{}", ctl.log());
+    ctl.wait_json(Duration::from_secs(10), "stateSynced", |v| v["event"] == "stateSynced");
+
+    let evs = wait_for(Duration::from_secs(20), || {
+        let e = events(&c, "default", "flb-alloc");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("an Event for the Service");
+    assert!(evs.contains(&("Normal".into(), "IPAllocated".into(), "Assigned IP \"192.0.2.100\"".into())), "{evs:?}");
+    let cm_events = events(&c, METALLB_NS, "config");
+    assert!(cm_events.iter().any(|(t, r, _)| t == "Normal" && r == "ConfigLoaded"), "{cm_events:?}");
+    assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
+}
+
+#[test]
+fn a_broken_configmap_keeps_the_old_config_and_says_why_on_the_configmap() {
+    let _serial = serial();
+    let c = cluster();
+    let _cfg = configmap(&c, GOOD);
+    let _first = lb_service(&c, "flb-keep-a");
+    let mut ctl = ferrolb_controller(&c);
+    let first = wait_for(Duration::from_secs(60), || ingress_ip(&c, "flb-keep-a")).expect("first allocation");
+
+    let _broken = configmap(&c, BROKEN);
+    let stale = ctl.wait_json(Duration::from_secs(30), "configStale", |v| v["event"] == "configStale");
+    let text = "could not parse config: yaml: unmarshal errors:\n  line 3: field protcol not found in type config.addressPool";
+    assert_eq!(stale["error"], text);
+
+    // The old config stays in force: the first Service keeps its IP, a new one is allocated
+    // from the old pool.
+    let _second = lb_service(&c, "flb-keep-b");
+    let second = wait_for(Duration::from_secs(30), || ingress_ip(&c, "flb-keep-b")).expect("allocated from the old pool");
+    assert!(second.starts_with("192.0.2.1") && second != first, "{second}");
+    assert_eq!(ingress_ip(&c, "flb-keep-a"), Some(first));
+
+    // kubectl describe configmap shows why.
+    let evs = wait_for(Duration::from_secs(20), || {
+        let e = events(&c, METALLB_NS, "config");
+        e.iter().any(|(_, r, _)| r == "ConfigStale").then_some(e)
+    })
+    .expect("a ConfigStale Event");
+    assert!(evs.contains(&("Warning".into(), "ConfigStale".into(), text.into())), "{evs:?}");
+    let described = String::from_utf8_lossy(&c.kubectl(&["-n", METALLB_NS, "describe", "configmap", "config"]).stdout).into_owned();
+    assert!(described.contains("ConfigStale") && described.contains("field protcol not found"), "{described}");
+    assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
+}
