@@ -10,4 +10,5 @@ pub mod config;
 pub mod controller;
 pub mod k8s;
 pub mod logging;
+pub mod metrics;
 pub mod migrate;

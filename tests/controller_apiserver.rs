@@ -63,6 +63,18 @@ fn events(c: &Cluster, ns: &str, name: &str) -> Vec<(String, String, String)> {
         .unwrap_or_default()
 }
 
+/// GET http://127.0.0.1:7472<path>: (status code, body).
+fn http_get(path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", 7472)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let code = resp.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+}
+
 fn forbidden_for_controller(c: &Cluster) -> Vec<String> {
     c.audit_events()
         .into_iter()
@@ -95,6 +107,20 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     assert!(evs.contains(&("Normal".into(), "IPAllocated".into(), "Assigned IP \"192.0.2.100\"".into())), "{evs:?}");
     let cm_events = events(&c, METALLB_NS, "config");
     assert!(cm_events.iter().any(|(t, r, _)| t == "Normal" && r == "ConfigLoaded"), "{cm_events:?}");
+
+    // Metrics on --port, v0.9's names; every other path is 404.
+    let (code, body) = wait_for(Duration::from_secs(10), || http_get("/metrics")).expect("metrics served");
+    assert_eq!(code, 200);
+    for want in [
+        "metallb_k8s_client_config_loaded_bool 1",
+        "metallb_k8s_client_config_stale_bool 0",
+        "metallb_allocator_addresses_total{pool=\"default\"} 11",
+        "metallb_allocator_addresses_in_use_total{pool=\"default\"} 1",
+    ] {
+        assert!(body.contains(want), "{want} missing:\n{body}");
+    }
+    assert!(body.contains("metallb_k8s_client_updates_total "), "{body}");
+    assert_eq!(http_get("/").map(|r| r.0), Some(404));
     assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
 }
 
@@ -128,5 +154,7 @@ fn a_broken_configmap_keeps_the_old_config_and_says_why_on_the_configmap() {
     assert!(evs.contains(&("Warning".into(), "ConfigStale".into(), text.into())), "{evs:?}");
     let described = String::from_utf8_lossy(&c.kubectl(&["-n", METALLB_NS, "describe", "configmap", "config"]).stdout).into_owned();
     assert!(described.contains("ConfigStale") && described.contains("field protcol not found"), "{described}");
+    let (_, body) = http_get("/metrics").expect("metrics served");
+    assert!(body.contains("metallb_k8s_client_config_stale_bool 1"), "{body}");
     assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
 }

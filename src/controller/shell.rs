@@ -16,8 +16,10 @@
 //!   `metallb-controller`, a client-side token bucket (`--kube-api-qps`, `--kube-api-burst`).
 //! * SIGTERM/SIGINT: exit at once (v0.9 has no signal handling either).
 //!
-//! Not yet here (controller issue): the metrics server on `--port`, the differential corpus
-//! against the reference, the swap test and the benchmark.
+//! * Metrics on `[::]:--port` (`/metrics` only), v0.9's names ([`crate::metrics`]).
+//!
+//! Not yet here (controller issue): the differential corpus against the reference, the swap
+//! test and the benchmark.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -37,6 +39,7 @@ use crate::k8s::events::Recorder;
 use crate::k8s::queue::{TokenBucket, WorkQueue};
 use crate::k8s::{SyncState, client};
 use crate::logging::{self, Field};
+use crate::metrics::{self, ControllerMetrics, PoolLabel};
 
 /// A work-queue key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -130,9 +133,24 @@ struct Shell {
     client: Client,
     recorder: Recorder,
     writes: TokenBucket,
+    metrics: ControllerMetrics,
 }
 
 impl Shell {
+    /// Brings the pool gauges in line with the allocator (v0.9.3 semantics live there).
+    fn sync_pool_gauges(&mut self) {
+        for pool in self.ctl.removed_pools.drain(..) {
+            let label = PoolLabel { pool };
+            self.metrics.addresses_total.remove(&label);
+            self.metrics.addresses_in_use.remove(&label);
+        }
+        for (pool, g) in self.ctl.allocator.pool_gauges() {
+            let label = PoolLabel { pool: pool.clone() };
+            self.metrics.addresses_total.get_or_create(&label).set(g.addresses_total);
+            self.metrics.addresses_in_use.get_or_create(&label).set(g.addresses_in_use_total as i64);
+        }
+    }
+
     fn on_message(&mut self, msg: Msg) {
         match msg {
             Msg::Service(ev) => match *ev {
@@ -238,6 +256,7 @@ impl Shell {
 
     async fn process(&mut self, key: Key) {
         let now = Instant::now();
+        self.metrics.client.updates.inc();
         let state = match &key {
             Key::Synced => {
                 let l = self.ctl.mark_synced();
@@ -251,6 +270,12 @@ impl Shell {
             Key::ConfigMap => {
                 let data = self.configmap.as_ref().map(|cm| cm.data.as_ref().and_then(|d| d.get("config")).cloned().unwrap_or_default());
                 let out = on_configmap(data.as_deref(), &mut self.ctl);
+                if let Some(stale) = out.stale {
+                    self.metrics.client.config_stale.set(i64::from(stale));
+                }
+                if out.loaded {
+                    self.metrics.client.config_loaded.set(1);
+                }
                 let ns = self.configmap.as_ref().and_then(|c| c.namespace()).unwrap_or_default();
                 let name = self.configmap.as_ref().map(|c| c.name_any()).unwrap_or_default();
                 emit(Some(("configmap", &format!("{ns}/{name}"))), &out.logs);
@@ -296,9 +321,13 @@ impl Shell {
                 state
             }
         };
+        self.sync_pool_gauges();
         match state {
             SyncState::Success => self.queue.forget(&key),
-            SyncState::Error => self.queue.add_rate_limited(key.clone(), now),
+            SyncState::Error => {
+                self.metrics.client.update_errors.inc();
+                self.queue.add_rate_limited(key.clone(), now);
+            }
             SyncState::ReprocessAll => {
                 self.queue.forget(&key);
                 self.reprocess_all(false);
@@ -378,7 +407,15 @@ async fn run_async(args: &ControllerArgs) -> i32 {
         recorder: Recorder::new(client.clone(), "metallb-controller"),
         client,
         writes: TokenBucket::new(args.kube_api_qps as f64, args.kube_api_burst),
+        metrics: ControllerMetrics::default(),
     };
+    match u16::try_from(args.port) {
+        Ok(port) => {
+            let addr = std::net::SocketAddr::new(std::net::Ipv6Addr::UNSPECIFIED.into(), port);
+            tokio::spawn(metrics::serve(addr, std::sync::Arc::new(shell.metrics.registry())));
+        }
+        Err(_) => crate::log_json!("op" => "startup", "error" => format!("invalid port {}", args.port), "msg" => "not serving metrics"),
+    }
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
