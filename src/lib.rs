@@ -4,6 +4,7 @@
 //! `DESIGN.md` in the steering repository. The binary in `main.rs` dispatches the four
 //! subcommands `controller`, `speaker`, `check` and `migrate`.
 
+pub mod bgp;
 pub mod cli;
 pub mod config;
 pub mod logging;
