@@ -4,8 +4,11 @@
 //! `DESIGN.md` in the steering repository. The binary in `main.rs` dispatches the four
 //! subcommands `controller`, `speaker`, `check` and `migrate`.
 
+pub mod allocator;
 pub mod bgp;
 pub mod cli;
 pub mod config;
+pub mod controller;
+pub mod k8s;
 pub mod logging;
 pub mod migrate;
