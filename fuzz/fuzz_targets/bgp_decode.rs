@@ -42,7 +42,13 @@ fuzz_target!(|data: &[u8]| {
     for established in [false, true] {
         let mut s = Session::new(cfg.clone(), t0);
         s.handle(t0, Input::Tick);
-        s.handle(t0, Input::Connected { local: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), interface_ipv4: None });
+        s.handle(
+            t0,
+            Input::Connected {
+                local: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                interface_ipv4: None,
+            },
+        );
         if established {
             let open = OpenRepr::metallb(64501, 90, Ipv4Addr::new(192, 0, 2, 2)).to_bytes();
             s.handle(t0, Input::Bytes(&open));

@@ -696,6 +696,32 @@ mod tests {
     }
 
     #[test]
+    fn packed_ipv6_updates_and_withdraws_stay_within_4096_bytes() {
+        let mut b = builder(64500, false, true);
+        b.next_hop_v6 = Some("2001:db8::5".parse().unwrap());
+        let ps: Vec<Ipv6Net> = (0..1000u128)
+            .map(|i| Ipv6Net::new(Ipv6Addr::from(0x2001_0db8_u128 << 96 | i), 128).unwrap())
+            .collect();
+        let route = RouteAttributes::new(0, (0..63).collect());
+        let msgs = b.announce_v6(&route, &ps).unwrap();
+        let withdraws = b.withdraw_v6(&ps);
+        for m in msgs.iter().chain(&withdraws) {
+            let bytes = m.to_bytes(b.codec());
+            assert!(bytes.len() <= MAX_MESSAGE_LEN, "{} bytes", bytes.len());
+            assert_eq!(&UpdateRepr::parse_body(&bytes[19..], b.codec()).unwrap(), m);
+        }
+        let announced: Vec<Ipv6Net> = msgs
+            .iter()
+            .flat_map(|m| match m.attributes.last() {
+                Some(PathAttribute::MpReach { nlri, .. }) => nlri.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(announced, ps);
+        assert!(msgs.len() < 10, "{} messages", msgs.len());
+    }
+
+    #[test]
     fn ipv4_announce_without_ipv4_next_hop_is_refused() {
         let mut b = builder(64500, false, true);
         b.next_hop_v4 = None;
