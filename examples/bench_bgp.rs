@@ -6,7 +6,7 @@
 //!     cargo run --release --example bench_bgp -- 10000
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferrolb::bgp::open::OpenRepr;
 use ferrolb::bgp::{Advertisement, Input, Output, RouteAttributes, Session, SessionConfig};
@@ -30,7 +30,7 @@ fn run(n: u32, pack: bool) -> Result<(), String> {
         addr: "192.0.2.2:179".into(),
         local_asn: 64500,
         peer_asn: 64501,
-        hold_time: 90,
+        hold_time: Duration::from_secs(90),
         router_id: None,
         node_name: "bench".into(),
         pack_updates: pack,

@@ -4,7 +4,7 @@
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ferrolb::bgp::open::{OpenRepr, read_open};
 use ferrolb::bgp::{Codec, Input, Message, Session, SessionConfig};
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         addr: "192.0.2.2:179".into(),
         local_asn: 64500,
         peer_asn: 64501,
-        hold_time: 90,
+        hold_time: Duration::from_secs(90),
         router_id: None,
         node_name: "fuzz".into(),
         pack_updates: true,

@@ -9,7 +9,7 @@
 //! hold-timer expiry, IPv6 prefixes go over MP-BGP to peers that negotiated IPv6 unicast, and
 //! prefixes with identical attributes share an UPDATE.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -31,8 +31,8 @@ pub struct SessionConfig {
     pub addr: String,
     pub local_asn: u32,
     pub peer_asn: u32,
-    /// Whole seconds, as v0.9 puts it in the OPEN.
-    pub hold_time: u16,
+    /// The configured hold time (whole seconds after config parsing).
+    pub hold_time: Duration,
     pub router_id: Option<IpAddr>,
     pub node_name: String,
     /// Several prefixes with identical attributes per UPDATE (true) or one each as v0.9.
@@ -169,6 +169,27 @@ pub struct Session {
     stats: SessionStats,
 }
 
+impl SessionConfig {
+    /// The session v0.9 starts for a configured peer on node `node_name`.
+    pub fn for_peer(peer: &crate::config::Peer, node_name: &str) -> Self {
+        SessionConfig {
+            addr: SocketAddr::new(peer.addr, peer.port).to_string(),
+            local_asn: peer.my_asn,
+            peer_asn: peer.asn,
+            hold_time: peer.hold_time,
+            router_id: peer.router_id,
+            node_name: node_name.to_string(),
+            pack_updates: true,
+        }
+    }
+
+    /// The OPEN's Hold Time field: v0.9's `uint16(holdTime.Seconds())`, which wraps modulo
+    /// 2^16 on amd64 for the (unvalidated) values above 65535 s.
+    pub fn open_hold_time(&self) -> u16 {
+        self.hold_time.as_secs() as u16
+    }
+}
+
 impl Session {
     /// A new session dials at once (v0.9's first attempt has no delay).
     pub fn new(config: SessionConfig, now: Instant) -> Self {
@@ -242,7 +263,7 @@ impl Session {
                         &self.config.node_name,
                     );
                     out.push(Output::Send(
-                        OpenRepr::metallb(self.config.local_asn, self.config.hold_time, rid)
+                        OpenRepr::metallb(self.config.local_asn, self.config.open_hold_time(), rid)
                             .to_bytes(),
                     ));
                     self.state = State::OpenSent {
@@ -253,17 +274,24 @@ impl Session {
                     };
                 }
             }
-            Input::DialFailed(reason) => {
-                if let State::Connecting { .. } = self.state {
-                    let addr = self.config.addr.clone();
-                    self.connect_failed(now, SessionError::Dial { addr, reason }, &mut out);
-                }
+            // A dial failure; ConnectionLost during the dial is treated the same.
+            Input::DialFailed(reason) | Input::ConnectionLost(reason)
+                if matches!(self.state, State::Connecting { .. }) =>
+            {
+                let addr = self.config.addr.clone();
+                self.connect_failed(now, SessionError::Dial { addr, reason }, false, &mut out);
             }
+            Input::DialFailed(_) => {}
             Input::Bytes(bytes) => self.bytes(now, bytes, &mut out),
             Input::ConnectionLost(reason) => match self.state {
                 State::OpenSent { .. } => {
                     let addr = self.config.addr.clone();
-                    self.connect_failed(now, SessionError::ReadOpenIo { addr, reason }, &mut out);
+                    self.connect_failed(
+                        now,
+                        SessionError::ReadOpenIo { addr, reason },
+                        true,
+                        &mut out,
+                    );
                 }
                 State::Established(_) => {
                     self.session_down(now, SessionError::ConnectionLost(reason), &mut out)
@@ -291,13 +319,14 @@ impl Session {
                         addr,
                         reason: "timeout".into(),
                     },
+                    true,
                     out,
                 );
             }
             State::OpenSent { deadline, .. } if now >= *deadline => {
                 let addr = self.config.addr.clone();
                 let reason = "i/o timeout".to_string();
-                self.connect_failed(now, SessionError::ReadOpenIo { addr, reason }, out);
+                self.connect_failed(now, SessionError::ReadOpenIo { addr, reason }, true, out);
             }
             State::Established(e) => {
                 if e.hold_deadline.is_some_and(|d| now >= d) {
@@ -355,7 +384,12 @@ impl Session {
             Ok(None) => return,
             Ok(Some(x)) => x,
             Err(source) => {
-                return self.connect_failed(now, SessionError::ReadOpen { addr, source }, out);
+                return self.connect_failed(
+                    now,
+                    SessionError::ReadOpen { addr, source },
+                    true,
+                    out,
+                );
             }
         };
         let rest = buf.split_off(used);
@@ -365,16 +399,20 @@ impl Session {
                 got: peer_asn,
                 want: self.config.peer_asn,
             };
-            return self.connect_failed(now, err, out);
+            return self.connect_failed(now, err, true, out);
         }
         let four_octet_as = open.four_octet_as();
         // v0.9's off-by-one: 65536 itself passes.
         if self.config.local_asn > 65536 && !four_octet_as {
-            return self.connect_failed(now, SessionError::NoFourOctetAs, out);
+            return self.connect_failed(now, SessionError::NoFourOctetAs, true, out);
         }
         self.backoff.reset();
         out.push(Output::Send(header::keepalive()));
-        let hold = Duration::from_secs(u64::from(self.config.hold_time.min(open.hold_time)));
+        // v0.9 compares the configured Duration, not the 16-bit OPEN field.
+        let hold = self
+            .config
+            .hold_time
+            .min(Duration::from_secs(u64::from(open.hold_time)));
         let keepalive = (!hold.is_zero()).then(|| hold / 3);
         let ipv6 = open.multiprotocol(2, 1);
         let builder = UpdateBuilder {
@@ -473,10 +511,15 @@ impl Session {
         self.stats.announced_prefixes = self.table.announced().unwrap_or(0);
     }
 
-    fn connect_failed(&mut self, now: Instant, err: SessionError, out: &mut Vec<Output>) {
-        // After a failed dial there is no connection to close; otherwise the shell closes
-        // the connection or abandons the dial in progress.
-        if !matches!(err, SessionError::Dial { ref reason, .. } if reason != "timeout") {
+    /// `close`: whether the shell holds a connection (or a dial in progress) to drop.
+    fn connect_failed(
+        &mut self,
+        now: Instant,
+        err: SessionError,
+        close: bool,
+        out: &mut Vec<Output>,
+    ) {
+        if close {
             out.push(Output::Disconnect);
         }
         out.push(Output::ConnectFailed(err));

@@ -18,12 +18,12 @@ use super::update::{Codec, PathAttribute};
 
 const ADDR: &str = "192.0.2.2:179";
 
-fn config(local_asn: u32, peer_asn: u32, hold: u16) -> SessionConfig {
+fn config(local_asn: u32, peer_asn: u32, hold: u64) -> SessionConfig {
     SessionConfig {
         addr: ADDR.into(),
         local_asn,
         peer_asn,
-        hold_time: hold,
+        hold_time: Duration::from_secs(hold),
         router_id: None,
         node_name: "pandora".into(),
         pack_updates: true,
@@ -95,6 +95,42 @@ fn our_open_is_the_e4_vector_with_router_id_from_local_address() {
             "ffffffffffffffffffffffffffffffff00310104fbf4005a0a00000514021201040001000101040002000141040000fbf4"
         ))]
     );
+}
+
+#[test]
+fn session_config_for_a_peer_uses_the_ip_port_label() {
+    let peer = crate::config::Peer {
+        my_asn: 64500,
+        asn: 64501,
+        addr: "2001:db8::2".parse().unwrap(),
+        port: 179,
+        hold_time: Duration::from_secs(100_000),
+        router_id: None,
+        node_selectors: vec![],
+        password: String::new(),
+    };
+    let c = SessionConfig::for_peer(&peer, "pandora");
+    assert_eq!(c.addr, "[2001:db8::2]:179");
+    assert_eq!(c.open_hold_time(), 34464, "v0.9's uint16 conversion wraps");
+}
+
+#[test]
+fn dial_failure_is_not_followed_by_a_disconnect() {
+    let t0 = Instant::now();
+    let mut s = Session::new(config(64500, 64501, 90), t0);
+    s.handle(t0, Input::Tick);
+    let out = s.handle(t0, Input::DialFailed("connection refused".into()));
+    assert_eq!(out.len(), 1);
+    assert!(matches!(
+        out[0],
+        Output::ConnectFailed(SessionError::Dial { .. })
+    ));
+    // A dial the shell never reports on times out with the 10 s deadline.
+    let t1 = s.poll_timeout().unwrap();
+    s.handle(t1, Input::Tick);
+    let out = s.handle(t1 + CONNECT_TIMEOUT, Input::Tick);
+    assert_eq!(out[0], Output::Disconnect);
+    assert_eq!(out[1].clone_err_text(), "dial \"192.0.2.2:179\": timeout");
 }
 
 #[test]
