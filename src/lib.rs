@@ -5,6 +5,7 @@
 //! subcommands `controller`, `speaker`, `check` and `migrate`.
 
 pub mod allocator;
+pub mod bgp;
 pub mod cli;
 pub mod config;
 pub mod controller;
