@@ -6,5 +6,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod election;
+pub mod layer2;
 pub mod logging;
 pub mod migrate;
+pub mod speaker;

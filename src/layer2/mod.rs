@@ -1,0 +1,20 @@
+//! Layer 2 mode: answering ARP and NDP for announced service IPs (spec §4.5).
+//!
+//! Pure cores, no sockets and no clock:
+//! * [`arp`] and [`ndp`]: packet codecs (checked views + `Repr`s) and the per-request
+//!   decision "answer with this frame, or drop for this reason" ([`DropReason`]);
+//! * [`announcer`]: the announcement set (service → IP, per-IP refcounts), the
+//!   solicited-node multicast group refcounts and the gratuitous burst timer;
+//! * [`interfaces`]: v0.9's interface rules (which responders to create and delete).
+//!
+//! The shells (raw sockets per interface, the 10-second scan loop) feed them.
+
+pub mod announcer;
+pub mod arp;
+mod drop;
+pub mod interfaces;
+mod mac;
+pub mod ndp;
+
+pub use drop::{DropReason, Malformed};
+pub use mac::MacAddr;
