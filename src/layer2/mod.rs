@@ -7,10 +7,12 @@
 //!   solicited-node multicast group refcounts and the gratuitous burst timer;
 //! * [`interfaces`]: v0.9's interface rules (which responders to create and delete).
 //!
-//! The shells (raw sockets per interface, the 10-second scan loop) feed them.
+//! Shells: [`arp_socket`] (AF_PACKET per interface). Still to come: the NDP socket
+//! (ICMPv6, solicited-node joins) and the 10-second scan loop.
 
 pub mod announcer;
 pub mod arp;
+pub mod arp_socket;
 mod drop;
 pub mod interfaces;
 mod mac;
