@@ -3,8 +3,9 @@
 //! other. Needs root and `ip`/`arping`; fails loudly without them. The namespaces are deleted
 //! by a guard, also when a test panics.
 
+mod layer2_support;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,86 +14,9 @@ use std::time::Duration;
 use ferrolb::layer2::arp::{ArpFrame, Operation};
 use ferrolb::layer2::arp_socket::{ArpSocket, Served};
 use ferrolb::layer2::{DropReason, MacAddr};
+use layer2_support::{Wire, in_netns};
 
 const SERVICE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
-
-fn sh(args: &[&str]) -> std::process::Output {
-    Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("running {args:?}: {e}"))
-}
-
-fn sh_ok(args: &[&str]) {
-    let out = sh(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Two namespaces `flbtest-l2a-<tag>` (client, 192.0.2.1 on `l2a<tag>`) and `flbtest-l2b-<tag>`
-/// (speaker, 192.0.2.2 on `l2b<tag>`), deleted on drop.
-struct Wire {
-    client: String,
-    speaker: String,
-    client_if: String,
-    speaker_if: String,
-}
-
-impl Wire {
-    fn new(tag: &str) -> Wire {
-        // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "this test creates network namespaces and needs root");
-        for tool in ["ip", "arping"] {
-            assert!(sh(&["which", tool]).status.success(), "this test needs `{tool}` installed");
-        }
-        let wire = Wire {
-            client: format!("flbtest-l2a-{tag}"),
-            speaker: format!("flbtest-l2b-{tag}"),
-            client_if: format!("l2a{tag}"),
-            speaker_if: format!("l2b{tag}"),
-        };
-        // Leftovers of an earlier crashed run of this same test carry our names only.
-        for ns in [&wire.client, &wire.speaker] {
-            let _ = sh(&["ip", "netns", "del", ns]);
-        }
-        sh_ok(&["ip", "netns", "add", &wire.client]);
-        sh_ok(&["ip", "netns", "add", &wire.speaker]);
-        sh_ok(&[
-            "ip", "link", "add", &wire.client_if, "netns", &wire.client, "type", "veth", "peer", "name", &wire.speaker_if,
-            "netns", &wire.speaker,
-        ]);
-        for (ns, ifname, addr) in [(&wire.client, &wire.client_if, "192.0.2.1/24"), (&wire.speaker, &wire.speaker_if, "192.0.2.2/24")] {
-            sh_ok(&["ip", "-n", ns, "addr", "add", addr, "dev", ifname]);
-            sh_ok(&["ip", "-n", ns, "link", "set", ifname, "up"]);
-            sh_ok(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        wire
-    }
-
-    fn arping(&self, ip: Ipv4Addr, count: u32) -> String {
-        let out = sh(&[
-            "ip", "netns", "exec", &self.client, "arping", "-c", &count.to_string(), "-w", "10", "-I", &self.client_if,
-            &ip.to_string(),
-        ]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Wire {
-    fn drop(&mut self) {
-        for ns in [&self.client, &self.speaker] {
-            let _ = sh(&["ip", "netns", "del", ns]);
-        }
-    }
-}
-
-/// Runs `f` on a new thread inside network namespace `ns`.
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
-        // SAFETY: a valid namespace descriptor; setns only changes this thread's namespace.
-        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
 
 /// The responder serving SERVICE_IP until dropped; what it did is recorded.
 struct Responder {

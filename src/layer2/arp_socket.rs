@@ -42,7 +42,7 @@ pub enum Served {
 
 /// The interface's MAC via SIOCGIFHWADDR on `fd` (sysfs would show the namespace sysfs was
 /// mounted in, not the socket's).
-fn interface_mac(fd: &OwnedFd, name: &std::ffi::CStr) -> io::Result<MacAddr> {
+pub(crate) fn interface_mac(fd: &OwnedFd, name: &std::ffi::CStr) -> io::Result<MacAddr> {
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
     let bytes = name.to_bytes();

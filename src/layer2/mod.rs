@@ -7,8 +7,8 @@
 //!   solicited-node multicast group refcounts and the gratuitous burst timer;
 //! * [`interfaces`]: v0.9's interface rules (which responders to create and delete).
 //!
-//! Shells: [`arp_socket`] (AF_PACKET per interface). Still to come: the NDP socket
-//! (ICMPv6, solicited-node joins) and the 10-second scan loop.
+//! Shells: [`arp_socket`] (AF_PACKET per interface) and [`ndp_socket`] (raw ICMPv6 with
+//! the solicited-node joins). Still to come: the 10-second scan loop that drives them.
 
 pub mod announcer;
 pub mod arp;
@@ -17,6 +17,7 @@ mod drop;
 pub mod interfaces;
 mod mac;
 pub mod ndp;
+pub mod ndp_socket;
 
 pub use drop::{DropReason, Malformed};
 pub use mac::MacAddr;
