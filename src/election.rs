@@ -161,10 +161,9 @@ mod tests {
     #[test]
     fn addresses_without_node_name_are_not_usable() {
         let mut endpoints = eps(&[("2.3.4.5", "iris1")], &[]);
-        endpoints.subsets.push(EndpointSubset {
-            ready: vec![EndpointAddress { ip: "2.3.4.6".into(), node_name: None }],
-            not_ready: vec![],
-        });
+        endpoints
+            .subsets
+            .push(EndpointSubset { ready: vec![EndpointAddress { ip: "2.3.4.6".into(), node_name: None }], not_ready: vec![] });
         assert_eq!(usable_nodes(&endpoints, None).into_iter().collect::<Vec<_>>(), ["iris1"]);
     }
 
@@ -213,10 +212,8 @@ mod tests {
             ("D.2 #13", &["iris1"], &["iris2", "iris2"], (true, false)),
         ];
         for (id, r, nr, (c1, c2)) in cases {
-            let endpoints = eps(
-                &r.iter().map(|n| ("10.0.0.1", *n)).collect::<Vec<_>>(),
-                &nr.iter().map(|n| ("10.0.0.2", *n)).collect::<Vec<_>>(),
-            );
+            let endpoints =
+                eps(&r.iter().map(|n| ("10.0.0.1", *n)).collect::<Vec<_>>(), &nr.iter().map(|n| ("10.0.0.2", *n)).collect::<Vec<_>>());
             assert_eq!(is_owner("iris1", "test1", &endpoints, None), *c1, "{id} c1");
             assert_eq!(is_owner("iris2", "test1", &endpoints, None), *c2, "{id} c2");
         }

@@ -25,12 +25,11 @@ const SERVICE_IP: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
 fn capture_na(socket: &NdpSocket, target: Ipv6Addr) -> Option<(NeighborAdvertisement, Ipv6Addr)> {
     let mut buf = [0u8; 1500];
     for _ in 0..10 {
-        if let Some((n, source)) = socket.recv(&mut buf).expect("capture socket") {
-            if let Ok(na) = NeighborAdvertisement::parse(&buf[..n]) {
-                if na.target == target {
-                    return Some((na, source));
-                }
-            }
+        if let Some((n, source)) = socket.recv(&mut buf).expect("capture socket")
+            && let Ok(na) = NeighborAdvertisement::parse(&buf[..n])
+            && na.target == target
+        {
+            return Some((na, source));
         }
     }
     None

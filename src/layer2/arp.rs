@@ -301,7 +301,10 @@ mod tests {
         for (frame, op) in [(req, Operation::Request), (rep, Operation::Reply)] {
             assert_eq!(frame.destination, MacAddr::BROADCAST);
             assert_eq!(frame.source, OURS);
-            assert_eq!(frame.arp, ArpRepr { operation: op, sender_mac: OURS, sender_ip: ip, target_mac: MacAddr::BROADCAST, target_ip: ip });
+            assert_eq!(
+                frame.arp,
+                ArpRepr { operation: op, sender_mac: OURS, sender_ip: ip, target_mac: MacAddr::BROADCAST, target_ip: ip }
+            );
         }
     }
 

@@ -99,9 +99,7 @@ impl ArpSocket {
         let mac = interface_mac(&fd, &cname)?;
         let sll = link_address(index, None);
         // SAFETY: `sll` is a valid sockaddr_ll and its size is passed.
-        let rc = unsafe {
-            libc::bind(fd.as_raw_fd(), (&sll as *const libc::sockaddr_ll).cast(), size_of::<libc::sockaddr_ll>() as u32)
-        };
+        let rc = unsafe { libc::bind(fd.as_raw_fd(), (&sll as *const libc::sockaddr_ll).cast(), size_of::<libc::sockaddr_ll>() as u32) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }

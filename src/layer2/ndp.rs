@@ -12,9 +12,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use pnet_packet::{MutablePacket, Packet};
 use pnet_packet::icmpv6::Icmpv6Types;
 use pnet_packet::icmpv6::ndp::{MutableNeighborAdvertPacket, NeighborAdvertFlags, NeighborSolicitPacket};
+use pnet_packet::{MutablePacket, Packet};
 
 use super::{DropReason, MacAddr, Malformed};
 
@@ -298,10 +298,7 @@ mod tests {
         let mut options = vec![14, 1, 0, 0, 0, 0, 0, 0];
         options.extend(slla(THEIRS));
         let parsed = NdpMessage::parse(&ns("2001:db8::10", &options)).unwrap();
-        assert_eq!(
-            parsed,
-            NdpMessage::NeighborSolicitation(NeighborSolicitation { target: ip("2001:db8::10"), source_lla: Some(THEIRS) })
-        );
+        assert_eq!(parsed, NdpMessage::NeighborSolicitation(NeighborSolicitation { target: ip("2001:db8::10"), source_lla: Some(THEIRS) }));
     }
 
     #[test]

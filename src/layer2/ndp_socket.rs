@@ -70,7 +70,8 @@ fn link_local_of(name: &str) -> io::Result<Ipv6Addr> {
         // SAFETY: ifa_name is a NUL-terminated string owned by the list.
         let ifname = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
         // SAFETY: ifa_addr is null or points at a sockaddr of the family it states.
-        if ifname.to_bytes() == name.as_bytes() && !ifa.ifa_addr.is_null() && unsafe { (*ifa.ifa_addr).sa_family } as i32 == libc::AF_INET6 {
+        if ifname.to_bytes() == name.as_bytes() && !ifa.ifa_addr.is_null() && unsafe { (*ifa.ifa_addr).sa_family } as i32 == libc::AF_INET6
+        {
             // SAFETY: the family is AF_INET6, so this is a sockaddr_in6.
             let sa = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
             let ip = Ipv6Addr::from(sa.sin6_addr.s6_addr);
@@ -135,10 +136,7 @@ impl NdpSocket {
     }
 
     fn membership(&self, group: Ipv6Addr, option: libc::c_int) -> io::Result<()> {
-        let mreq = libc::ipv6_mreq {
-            ipv6mr_multiaddr: libc::in6_addr { s6_addr: group.octets() },
-            ipv6mr_interface: self.index,
-        };
+        let mreq = libc::ipv6_mreq { ipv6mr_multiaddr: libc::in6_addr { s6_addr: group.octets() }, ipv6mr_interface: self.index };
         setsockopt(&self.fd, libc::IPPROTO_IPV6, option, &mreq)
     }
 
@@ -159,7 +157,14 @@ impl NdpSocket {
         let mut len = size_of::<libc::sockaddr_in6>() as u32;
         // SAFETY: `buf` is valid for writes of its length; `from`/`len` describe a valid buffer.
         let n = unsafe {
-            libc::recvfrom(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&mut from as *mut libc::sockaddr_in6).cast(), &mut len)
+            libc::recvfrom(
+                self.fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                0,
+                (&mut from as *mut libc::sockaddr_in6).cast(),
+                &mut len,
+            )
         };
         if n < 0 {
             let err = io::Error::last_os_error();

@@ -44,10 +44,24 @@ impl Wire {
         sh_ok(&["ip", "netns", "add", &wire.client]);
         sh_ok(&["ip", "netns", "add", &wire.speaker]);
         sh_ok(&[
-            "ip", "link", "add", &wire.client_if, "netns", &wire.client, "type", "veth", "peer", "name", &wire.speaker_if,
-            "netns", &wire.speaker,
+            "ip",
+            "link",
+            "add",
+            &wire.client_if,
+            "netns",
+            &wire.client,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &wire.speaker_if,
+            "netns",
+            &wire.speaker,
         ]);
-        let ends = [(&wire.client, &wire.client_if, "192.0.2.1/24", "2001:db8::1/64"), (&wire.speaker, &wire.speaker_if, "192.0.2.2/24", "2001:db8::2/64")];
+        let ends = [
+            (&wire.client, &wire.client_if, "192.0.2.1/24", "2001:db8::1/64"),
+            (&wire.speaker, &wire.speaker_if, "192.0.2.2/24", "2001:db8::2/64"),
+        ];
         for (ns, ifname, v4, v6) in ends {
             // No DAD: the link-local address must be usable as soon as the link is up.
             // (The kernel skips DAD only when both `all` and the interface say so.)
@@ -78,7 +92,17 @@ impl Wire {
 
     pub fn arping(&self, ip: Ipv4Addr, count: u32) -> String {
         let out = sh(&[
-            "ip", "netns", "exec", &self.client, "arping", "-c", &count.to_string(), "-w", "10", "-I", &self.client_if,
+            "ip",
+            "netns",
+            "exec",
+            &self.client,
+            "arping",
+            "-c",
+            &count.to_string(),
+            "-w",
+            "10",
+            "-I",
+            &self.client_if,
             &ip.to_string(),
         ]);
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -104,4 +128,3 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         f()
     })
 }
-
