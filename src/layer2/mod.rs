@@ -7,8 +7,9 @@
 //!   solicited-node multicast group refcounts and the gratuitous burst timer;
 //! * [`interfaces`]: v0.9's interface rules (which responders to create and delete).
 //!
-//! Shells: [`arp_socket`] (AF_PACKET per interface) and [`ndp_socket`] (raw ICMPv6 with
-//! the solicited-node joins). Still to come: the 10-second scan loop that drives them.
+//! Shells: [`arp_socket`] (AF_PACKET per interface), [`ndp_socket`] (raw ICMPv6 with the
+//! solicited-node joins) and [`responders`] (a serving thread per socket around the shared
+//! announcer, gratuitous rounds). Still to come: the 10-second scan loop that drives them.
 
 pub mod announcer;
 pub mod arp;
@@ -18,6 +19,7 @@ pub mod interfaces;
 mod mac;
 pub mod ndp;
 pub mod ndp_socket;
+pub mod responders;
 
 pub use drop::{DropReason, Malformed};
 pub use mac::MacAddr;

@@ -130,6 +130,11 @@ impl NdpSocket {
         self.mac
     }
 
+    /// The interface index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
     /// The link-local address the socket is bound to.
     pub fn link_local(&self) -> Ipv6Addr {
         self.link_local
