@@ -101,3 +101,43 @@ fn announcing_bursts_five_rounds_and_answers_until_withdrawn() {
     assert!(responders.counters().responses_sent.load(Ordering::Relaxed) >= 2);
     drop(responders);
 }
+
+#[test]
+fn scan_creates_responders_for_qualifying_interfaces_and_deletes_them_when_down() {
+    use ferrolb::layer2::interfaces::ScanAction;
+    use ferrolb::layer2::scan::scan;
+
+    let wire = Wire::new("s");
+    let speaker_if = wire.speaker_if.clone();
+    let (responders, steps) = in_netns(&wire.speaker, move || {
+        let mut r = Responders::new();
+        let steps = scan(&mut r).expect("scan");
+        (r, steps)
+    })
+    .join()
+    .expect("speaker scan");
+    let done: Vec<String> = steps.iter().map(|s| format!("{:?} {}", s.action, s.result.is_ok())).collect();
+    // lo is neither BROADCAST nor has a link-local address; the veth end gets both responders.
+    assert_eq!(steps.len(), 2, "{done:?}");
+    assert!(matches!(&steps[0].action, ScanAction::CreateArp { name, .. } if *name == speaker_if), "{done:?}");
+    assert!(matches!(&steps[1].action, ScanAction::CreateNdp { name, .. } if *name == speaker_if), "{done:?}");
+    assert!(steps.iter().all(|s| s.result.is_ok()), "{done:?}");
+
+    assert!(responders.set_balancer("ns/v4", IpAddr::V4(V4), Instant::now()).is_empty());
+    let out = wire.arping(V4, 1);
+    assert!(out.contains("Unicast reply from 192.0.2.100 "), "answered by the scanned responder:\n{out}");
+
+    layer2_support::sh_ok(&["ip", "-n", &wire.speaker, "link", "set", &wire.speaker_if, "down"]);
+    let mut responders = responders;
+    let steps = in_netns(&wire.speaker, move || {
+        let steps = scan(&mut responders).expect("scan");
+        (responders, steps)
+    })
+    .join()
+    .expect("speaker scan")
+    .1;
+    let done: Vec<String> = steps.iter().map(|s| format!("{:?}", s.action)).collect();
+    assert_eq!(steps.len(), 2, "{done:?}");
+    assert!(matches!(steps[0].action, ScanAction::DeleteArp { .. }), "{done:?}");
+    assert!(matches!(steps[1].action, ScanAction::DeleteNdp { .. }), "{done:?}");
+}

@@ -128,6 +128,11 @@ impl ArpSocket {
         &self.interface
     }
 
+    /// The interface index.
+    pub fn index(&self) -> u32 {
+        self.index.unsigned_abs()
+    }
+
     /// The interface MAC (the `responseMAC` of the logs).
     pub fn mac(&self) -> MacAddr {
         self.mac

@@ -9,7 +9,8 @@
 //!
 //! Shells: [`arp_socket`] (AF_PACKET per interface), [`ndp_socket`] (raw ICMPv6 with the
 //! solicited-node joins) and [`responders`] (a serving thread per socket around the shared
-//! announcer, gratuitous rounds). Still to come: the 10-second scan loop that drives them.
+//! announcer, gratuitous rounds) and [`scan`] (one interface scan pass; the caller repeats it
+//! every 10 s).
 
 pub mod announcer;
 pub mod arp;
@@ -20,6 +21,7 @@ mod mac;
 pub mod ndp;
 pub mod ndp_socket;
 pub mod responders;
+pub mod scan;
 
 pub use drop::{DropReason, Malformed};
 pub use mac::MacAddr;

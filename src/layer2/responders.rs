@@ -7,7 +7,7 @@
 //! `remove_*`, and [`Responders::send_due_gratuitous`] whenever
 //! [`Responders::next_gratuitous`] is due.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -133,6 +133,25 @@ impl Responders {
         });
         self.ndp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
         Ok(())
+    }
+
+    /// The indices of the interfaces with an ARP responder.
+    pub fn arp_indices(&self) -> BTreeSet<u32> {
+        self.arp.values().map(|(s, _)| s.index()).collect()
+    }
+
+    /// The indices of the interfaces with an NDP responder.
+    pub fn ndp_indices(&self) -> BTreeSet<u32> {
+        self.ndp.values().map(|(s, _)| s.index()).collect()
+    }
+
+    /// The interface name of the ARP (`ndp == false`) or NDP responder on `index`.
+    pub fn interface_of(&self, index: u32, ndp: bool) -> Option<String> {
+        if ndp {
+            self.ndp.iter().find(|(_, (s, _))| s.index() == index).map(|(n, _)| n.clone())
+        } else {
+            self.arp.iter().find(|(_, (s, _))| s.index() == index).map(|(n, _)| n.clone())
+        }
     }
 
     /// Stops answering ARP on `interface`.
