@@ -75,6 +75,8 @@ impl Announcer {
 
     /// Announces `ip` for `service` at `now` (v0.9 `SetBalancer`).
     pub fn set_balancer(&mut self, service: &str, ip: IpAddr, now: Instant) -> Vec<GroupChange> {
+        // Go keeps IPv4 in 16 bytes and compares by value: ::ffff:a.b.c.d is a.b.c.d.
+        let ip = ip.to_canonical();
         if self.ips.contains_key(service) {
             return Vec::new();
         }
@@ -221,6 +223,14 @@ mod tests {
         assert!(a.should_answer(ip("192.168.1.20")), "still answered while bar uses it");
         a.delete_balancer("bar");
         assert!(!a.should_answer(ip("192.168.1.20")));
+    }
+
+    #[test]
+    fn ipv4_mapped_ipv6_is_the_same_ip_as_ipv4() {
+        let mut a = Announcer::new();
+        a.set_balancer("foo", ip("::ffff:192.0.2.1"), Instant::now());
+        assert!(a.should_answer(ip("192.0.2.1")));
+        assert_eq!(a.refcount(ip("192.0.2.1")), 1);
     }
 
     #[test]
