@@ -1,0 +1,239 @@
+//! The layer2 data plane shell: one ARP and/or NDP socket per interface, each served by a
+//! thread that asks the shared [`Announcer`] whether to answer, plus the gratuitous rounds
+//! and the multicast joins the announcer asks for.
+//!
+//! The interface scan (which interfaces, [`super::interfaces::plan_scan`]) and the clock
+//! stay with the caller: it calls [`Responders::add_arp`] / [`Responders::add_ndp`] /
+//! `remove_*`, and [`Responders::send_due_gratuitous`] whenever
+//! [`Responders::next_gratuitous`] is due.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::announcer::{Announcer, GroupChange};
+use super::arp_socket::{self, ArpSocket};
+use super::ndp_socket::{self, NdpSocket};
+
+/// How often a serving thread wakes up to notice it was stopped.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Counters of the data plane (the `metallb_layer2_*` metrics are per IP; the shell that
+/// owns the registry reads [`Served`](super::arp_socket::Served) values for labels, these are
+/// totals for tests and logs).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Requests answered (reply sent).
+    pub responses_sent: AtomicU64,
+    /// Malformed frames or messages dropped.
+    pub malformed: AtomicU64,
+    /// Gratuitous packets sent.
+    pub gratuitous_sent: AtomicU64,
+}
+
+struct Worker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The responders of one speaker.
+pub struct Responders {
+    announcer: Arc<RwLock<Announcer>>,
+    counters: Arc<Counters>,
+    arp: BTreeMap<String, (Arc<ArpSocket>, Worker)>,
+    ndp: BTreeMap<String, (Arc<NdpSocket>, Worker)>,
+}
+
+fn read(a: &RwLock<Announcer>) -> std::sync::RwLockReadGuard<'_, Announcer> {
+    // A panicking writer cannot leave the announcer half-updated in a way that matters for
+    // answering: keep serving.
+    a.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(a: &RwLock<Announcer>) -> std::sync::RwLockWriteGuard<'_, Announcer> {
+    a.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Responders {
+    /// No interfaces yet, an empty announcement set.
+    pub fn new() -> Self {
+        Responders {
+            announcer: Arc::new(RwLock::new(Announcer::new())),
+            counters: Arc::new(Counters::default()),
+            arp: BTreeMap::new(),
+            ndp: BTreeMap::new(),
+        }
+    }
+
+    /// The data plane totals.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Starts answering ARP on `interface` (in the caller's network namespace).
+    pub fn add_arp(&mut self, interface: &str) -> io::Result<()> {
+        let socket = Arc::new(ArpSocket::open(interface, POLL)?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match sock.serve_one(|ip| read(&ann).should_answer(ip)) {
+                    Ok(arp_socket::Served::Answered { sent: Ok(()), .. }) => {
+                        counters.responses_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(arp_socket::Served::Dropped(super::DropReason::Malformed(_))) => {
+                        counters.malformed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    // The interface went away; the next scan deletes this responder.
+                    Err(_) => std::thread::sleep(POLL),
+                }
+            }
+        });
+        self.arp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
+        Ok(())
+    }
+
+    /// Starts answering NDP on `interface`, joining the groups of the announced IPv6 IPs.
+    pub fn add_ndp(&mut self, interface: &str) -> io::Result<()> {
+        let socket = Arc::new(NdpSocket::open(interface, POLL)?);
+        for change in write(&self.announcer).add_ndp_interface(socket.index()) {
+            if let GroupChange::Join { group, .. } = change {
+                socket.join(group)?;
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match sock.serve_one(|ip| read(&ann).should_answer(ip)) {
+                    Ok(ndp_socket::Served::Answered { sent: Ok(()), .. }) => {
+                        counters.responses_sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(ndp_socket::Served::Dropped(super::DropReason::Malformed(_))) => {
+                        counters.malformed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(POLL),
+                }
+            }
+        });
+        self.ndp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
+        Ok(())
+    }
+
+    /// The indices of the interfaces with an ARP responder.
+    pub fn arp_indices(&self) -> BTreeSet<u32> {
+        self.arp.values().map(|(s, _)| s.index()).collect()
+    }
+
+    /// The indices of the interfaces with an NDP responder.
+    pub fn ndp_indices(&self) -> BTreeSet<u32> {
+        self.ndp.values().map(|(s, _)| s.index()).collect()
+    }
+
+    /// The interface name of the ARP (`ndp == false`) or NDP responder on `index`.
+    pub fn interface_of(&self, index: u32, ndp: bool) -> Option<String> {
+        if ndp {
+            self.ndp.iter().find(|(_, (s, _))| s.index() == index).map(|(n, _)| n.clone())
+        } else {
+            self.arp.iter().find(|(_, (s, _))| s.index() == index).map(|(n, _)| n.clone())
+        }
+    }
+
+    /// Stops answering ARP on `interface`.
+    pub fn remove_arp(&mut self, interface: &str) {
+        self.arp.remove(interface);
+    }
+
+    /// Stops answering NDP on `interface` (closing its socket leaves its groups).
+    pub fn remove_ndp(&mut self, interface: &str) {
+        if let Some((socket, _)) = self.ndp.remove(interface) {
+            write(&self.announcer).remove_ndp_interface(socket.index());
+        }
+    }
+
+    fn apply(&self, changes: Vec<GroupChange>) -> Vec<io::Error> {
+        let mut errors = Vec::new();
+        for change in changes {
+            let (index, group, join) = match change {
+                GroupChange::Join { interface, group } => (interface, group, true),
+                GroupChange::Leave { interface, group } => (interface, group, false),
+            };
+            for (socket, _) in self.ndp.values().filter(|(s, _)| s.index() == index) {
+                let result = if join { socket.join(group) } else { socket.leave(group) };
+                // v0.9 logs op=watchMulticastGroup / unwatchMulticastGroup and goes on.
+                if let Err(e) = result {
+                    errors.push(e);
+                }
+            }
+        }
+        errors
+    }
+
+    /// Announces `ip` for `service` (v0.9 `SetBalancer`); returns the multicast errors.
+    pub fn set_balancer(&self, service: &str, ip: IpAddr, now: Instant) -> Vec<io::Error> {
+        let changes = write(&self.announcer).set_balancer(service, ip, now);
+        self.apply(changes)
+    }
+
+    /// Withdraws `service` (v0.9 `DeleteBalancer`); returns the multicast errors.
+    pub fn delete_balancer(&self, service: &str) -> Vec<io::Error> {
+        let changes = write(&self.announcer).delete_balancer(service);
+        self.apply(changes)
+    }
+
+    /// Whether `service` is announced.
+    pub fn is_announced(&self, service: &str) -> bool {
+        read(&self.announcer).is_announced(service)
+    }
+
+    /// When the next gratuitous round is due.
+    pub fn next_gratuitous(&self) -> Option<Instant> {
+        read(&self.announcer).next_gratuitous()
+    }
+
+    /// Sends the rounds due at `now` on every interface of the IP's family; a send error
+    /// aborts that round (v0.9 logs `op=gratuitousAnnounce`).
+    pub fn send_due_gratuitous(&self, now: Instant) -> Vec<io::Error> {
+        let due = write(&self.announcer).due_gratuitous(now);
+        let mut errors = Vec::new();
+        for ip in due {
+            let result: io::Result<()> = match ip {
+                IpAddr::V4(v4) => self.arp.values().try_for_each(|(socket, _)| {
+                    let (sent, result) = socket.gratuitous(v4);
+                    self.counters.gratuitous_sent.fetch_add(sent as u64, Ordering::Relaxed);
+                    result
+                }),
+                IpAddr::V6(v6) => self.ndp.values().try_for_each(|(socket, _)| {
+                    // v0.9 counts an NDP gratuitous packet even when the send fails.
+                    self.counters.gratuitous_sent.fetch_add(1, Ordering::Relaxed);
+                    socket.gratuitous(v6)
+                }),
+            };
+            if let Err(e) = result {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+}
+
+impl Default for Responders {
+    fn default() -> Self {
+        Self::new()
+    }
+}
