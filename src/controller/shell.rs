@@ -13,7 +13,8 @@
 //!   a new Service an IP another Service still shows (metallb#2443); ferrolb never does.
 //! * Writes, within v0.9's RBAC: status by PUT on `services/status` (a conflict is an Error:
 //!   the key is retried on the newer object), Events as core/v1 with component
-//!   `metallb-controller`, a client-side token bucket (`--kube-api-qps`, `--kube-api-burst`).
+//!   `metallb-controller`, a client-side token bucket (`--kube-api-qps`, `--kube-api-burst`)
+//!   on status writes.
 //! * SIGTERM/SIGINT: exit at once (v0.9 has no signal handling either).
 //!
 //! * Metrics on `[::]:--port` (`/metrics` only), v0.9's names ([`crate::metrics`]).
@@ -134,6 +135,9 @@ struct Shell {
     recorder: Recorder,
     writes: TokenBucket,
     metrics: ControllerMetrics,
+    /// Services that could not allocate because the controller was not synced or was in an
+    /// adoption pass; re-added at once (not rate limited) when allocation opens.
+    held: Vec<String>,
 }
 
 impl Shell {
@@ -261,10 +265,12 @@ impl Shell {
             Key::Synced => {
                 let l = self.ctl.mark_synced();
                 emit(None, &[l]);
+                self.release_held();
                 SyncState::Success
             }
             Key::AdoptionDone => {
                 self.ctl.adopting = false;
+                self.release_held();
                 SyncState::Success
             }
             Key::ConfigMap => {
@@ -303,9 +309,15 @@ impl Shell {
                 let out = self.ctl.set_balancer(k, view.as_ref());
                 emit(Some(("service", k)), &out.logs);
                 let mut state = out.state;
+                if state == SyncState::Error && (!self.ctl.synced || self.ctl.adopting) {
+                    // Waiting for allocation to open: no backoff, it is re-added then.
+                    self.held.push(k.clone());
+                    self.queue.forget(&key);
+                    self.queue.done(&key);
+                    return;
+                }
                 if let Some(svc) = &svc {
                     for ev in &out.events {
-                        self.throttle().await;
                         if let Err(e) = self.recorder.record(svc, ev.warning, ev.reason, &ev.message).await {
                             crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "service" => k, "msg" => "failed to record event");
                         }
@@ -334,6 +346,14 @@ impl Shell {
             }
         }
         self.queue.done(&key);
+    }
+
+    fn release_held(&mut self) {
+        if self.ctl.synced && !self.ctl.adopting {
+            for k in std::mem::take(&mut self.held) {
+                self.queue.add(Key::Service(k));
+            }
+        }
     }
 
     async fn throttle(&mut self) {
@@ -408,6 +428,7 @@ async fn run_async(args: &ControllerArgs) -> i32 {
         client,
         writes: TokenBucket::new(args.kube_api_qps as f64, args.kube_api_burst),
         metrics: ControllerMetrics::default(),
+        held: Vec::new(),
     };
     match u16::try_from(args.port) {
         Ok(port) => {
