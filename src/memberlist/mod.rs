@@ -29,3 +29,4 @@ pub mod wire;
 
 pub use security::metallb_key;
 
+pub use state::{Action, Config, Event, Member, MemberState, Memberlist};
