@@ -28,6 +28,7 @@ fn nonce() -> [u8; 12] {
 struct GoPeer {
     child: Child,
     members: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl GoPeer {
@@ -37,7 +38,15 @@ impl GoPeer {
         if let Some(j) = join {
             cmd.args(["-join", &j.to_string()]);
         }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start Go peer");
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start Go peer");
+        let err = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
         let out = child.stdout.take().unwrap();
         let members = Arc::new(Mutex::new(Vec::new()));
         let m = members.clone();
@@ -48,7 +57,12 @@ impl GoPeer {
                 *m.lock().unwrap() = names;
             }
         });
-        GoPeer { child, members }
+        GoPeer { child, members, log }
+    }
+
+    /// memberlist's error and warning lines (decode failures, bad checksums, conflicts...).
+    fn complaints(&self) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|l| l.contains("[ERR]") || l.contains("[WARN]")).cloned().collect()
     }
 
     fn members(&self) -> Vec<String> {
@@ -234,6 +248,7 @@ fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
     assert_eq!(node.alive_names(), both);
     assert_eq!(go.members(), both);
     assert_eq!(node.decode_errors, 0);
+    assert_eq!(go.complaints(), Vec::<String>::new(), "Go logged errors about our traffic");
 }
 
 #[test]
@@ -255,6 +270,7 @@ fn a_different_secret_never_joins() {
     node.run(Duration::from_secs(3));
     assert_eq!(node.alive_names(), ["rust-node"]);
     assert_eq!(go.members(), ["go-node"]);
+    assert!(node.decode_errors > 0 || go.complaints().iter().any(|l| l.contains("decrypt") || l.contains("Decrypt")), "the wrong key was noticed");
 }
 
 #[test]
