@@ -20,7 +20,9 @@ fn port() -> u16 {
 
 fn nonce() -> [u8; 12] {
     let mut n = [0u8; 12];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut n)).expect("read /dev/urandom");
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut n))
+        .expect("read /dev/urandom");
     n
 }
 
@@ -34,11 +36,26 @@ struct GoPeer {
 impl GoPeer {
     fn start(name: &str, ip: &str, secret: &str, join: Option<SocketAddr>) -> GoPeer {
         let mut cmd = Command::new(go_peer());
-        cmd.args(["peer", "-name", name, "-bind", ip, "-port", &port().to_string(), "-secret", secret]);
+        cmd.args([
+            "peer",
+            "-name",
+            name,
+            "-bind",
+            ip,
+            "-port",
+            &port().to_string(),
+            "-secret",
+            secret,
+        ]);
         if let Some(j) = join {
             cmd.args(["-join", &j.to_string()]);
         }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start Go peer");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start Go peer");
         let err = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let l = log.clone();
@@ -53,16 +70,33 @@ impl GoPeer {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let v: serde_json::Value = serde_json::from_str(&line).expect("JSON member list");
-                let names = v["members"].as_array().map(|a| a.iter().map(|x| x["name"].as_str().unwrap().to_string()).collect()).unwrap_or_default();
+                let names = v["members"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| x["name"].as_str().unwrap().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 *m.lock().unwrap() = names;
             }
         });
-        GoPeer { child, members, log }
+        GoPeer {
+            child,
+            members,
+            log,
+        }
     }
 
     /// memberlist's error and warning lines (decode failures, bad checksums, conflicts...).
     fn complaints(&self) -> Vec<String> {
-        self.log.lock().unwrap().iter().filter(|l| l.contains("[ERR]") || l.contains("[WARN]")).cloned().collect()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
+            .cloned()
+            .collect()
     }
 
     fn members(&self) -> Vec<String> {
@@ -103,7 +137,9 @@ fn read_stream(s: &mut TcpStream, key: Option<[u8; 16]>) -> Option<StreamMessage
                     let plain = security::open_stream(&[k], &buf[..total]).ok()?;
                     return decode_stream(&plain).ok().flatten();
                 }
-            } else if !buf.is_empty() && security::stream_frame_len(&buf[..buf.len().min(5)]).is_err() {
+            } else if !buf.is_empty()
+                && security::stream_frame_len(&buf[..buf.len().min(5)]).is_err()
+            {
                 return None;
             }
         } else {
@@ -129,10 +165,17 @@ impl RustNode {
         cfg.port = port();
         let core = Memberlist::new(cfg, Instant::now(), u64::from(std::process::id()) ^ 0x5eed);
         let udp = UdpSocket::bind((ip, port())).expect("bind UDP");
-        udp.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        udp.set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
         let tcp = TcpListener::bind((ip, port())).expect("bind TCP");
         tcp.set_nonblocking(true).unwrap();
-        RustNode { core, key, udp, tcp, decode_errors: 0 }
+        RustNode {
+            core,
+            key,
+            udp,
+            tcp,
+            decode_errors: 0,
+        }
     }
 
     fn stream_out(&self, plain: &[u8]) -> Vec<u8> {
@@ -155,14 +198,19 @@ impl RustNode {
                     let _ = self.udp.send_to(&bytes, to);
                 }
                 Action::PushPull { to, payload, .. } => {
-                    let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(1)) else { continue };
+                    let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(1)) else {
+                        continue;
+                    };
                     if s.write_all(&self.stream_out(&payload)).is_err() {
                         continue;
                     }
-                    if let Some(reply) = read_stream(&mut s, self.key) {
-                        if self.core.handle_push_pull_reply(Instant::now(), reply).is_ok() {
-                            ok += 1;
-                        }
+                    if let Some(reply) = read_stream(&mut s, self.key)
+                        && self
+                            .core
+                            .handle_push_pull_reply(Instant::now(), reply)
+                            .is_ok()
+                    {
+                        ok += 1;
                     }
                 }
             }
@@ -186,7 +234,11 @@ impl RustNode {
                     Some(k) => security::open(&[k], &buf[..n], &[]).map_err(|_| ()),
                     None => Ok(buf[..n].to_vec()),
                 };
-                match plain.and_then(|p| self.core.handle_packet(Instant::now(), from, &p).map_err(|_| ())) {
+                match plain.and_then(|p| {
+                    self.core
+                        .handle_packet(Instant::now(), from, &p)
+                        .map_err(|_| ())
+                }) {
                     Ok(out) => {
                         self.perform(out);
                     }
@@ -214,7 +266,11 @@ impl RustNode {
     }
 
     fn state_of(&self, name: &str) -> Option<MemberState> {
-        self.core.nodes().iter().find(|n| n.name == name).map(|n| n.state)
+        self.core
+            .nodes()
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.state)
     }
 
     fn addr(&self) -> SocketAddr {
@@ -223,7 +279,11 @@ impl RustNode {
 }
 
 /// Runs our node until `cond` holds or `limit` passes; returns whether it held.
-fn run_until(node: &mut RustNode, limit: Duration, mut cond: impl FnMut(&RustNode) -> bool) -> bool {
+fn run_until(
+    node: &mut RustNode,
+    limit: Duration,
+    mut cond: impl FnMut(&RustNode) -> bool,
+) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
         node.run(Duration::from_millis(100));
@@ -241,14 +301,25 @@ fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
     let go_addr = SocketAddr::new(go_ip.parse().unwrap(), port());
     assert_eq!(node.join(go_addr), 1, "push/pull join with the Go peer");
     let both = vec!["go-node".to_string(), "rust-node".to_string()];
-    let ok = run_until(&mut node, Duration::from_secs(10), |n| n.alive_names() == both && go.members() == both);
-    assert!(ok, "ours: {:?}, Go's: {:?}", node.alive_names(), go.members());
+    let ok = run_until(&mut node, Duration::from_secs(10), |n| {
+        n.alive_names() == both && go.members() == both
+    });
+    assert!(
+        ok,
+        "ours: {:?}, Go's: {:?}",
+        node.alive_names(),
+        go.members()
+    );
     // Stay together through several probe rounds and a gossip exchange.
     node.run(Duration::from_secs(3));
     assert_eq!(node.alive_names(), both);
     assert_eq!(go.members(), both);
     assert_eq!(node.decode_errors, 0);
-    assert_eq!(go.complaints(), Vec::<String>::new(), "Go logged errors about our traffic");
+    assert_eq!(
+        go.complaints(),
+        Vec::<String>::new(),
+        "Go logged errors about our traffic"
+    );
 }
 
 #[test]
@@ -266,11 +337,21 @@ fn a_different_secret_never_joins() {
     let go = GoPeer::start("go-node", "127.0.0.25", "the-go-secret", None);
     std::thread::sleep(Duration::from_millis(500));
     let mut node = RustNode::new("rust-node", "127.0.0.26", "another-secret");
-    assert_eq!(node.join(SocketAddr::new("127.0.0.25".parse().unwrap(), port())), 0);
+    assert_eq!(
+        node.join(SocketAddr::new("127.0.0.25".parse().unwrap(), port())),
+        0
+    );
     node.run(Duration::from_secs(3));
     assert_eq!(node.alive_names(), ["rust-node"]);
     assert_eq!(go.members(), ["go-node"]);
-    assert!(node.decode_errors > 0 || go.complaints().iter().any(|l| l.contains("decrypt") || l.contains("Decrypt")), "the wrong key was noticed");
+    assert!(
+        node.decode_errors > 0
+            || go
+                .complaints()
+                .iter()
+                .any(|l| l.contains("decrypt") || l.contains("Decrypt")),
+        "the wrong key was noticed"
+    );
 }
 
 #[test]
@@ -279,19 +360,34 @@ fn killed_go_peer_is_detected_dead_and_rejoins_after_restart() {
     let go = GoPeer::start("go-node", go_ip, "", None);
     std::thread::sleep(Duration::from_millis(500));
     let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(node.join(SocketAddr::new(go_ip.parse().unwrap(), port())), 1);
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n.alive_names().len() == 2));
+    assert_eq!(
+        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
+        1
+    );
+    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
+        .alive_names()
+        .len()
+        == 2));
     drop(go); // SIGKILL
     assert!(
-        run_until(&mut node, Duration::from_secs(30), |n| n.state_of("go-node") == Some(MemberState::Dead)),
+        run_until(&mut node, Duration::from_secs(30), |n| n
+            .state_of("go-node")
+            == Some(MemberState::Dead)),
         "state of go-node: {:?}",
         node.state_of("go-node")
     );
     // The restarted Go peer joins us (as a restarted speaker joins the listed pods).
     let go = GoPeer::start("go-node", go_ip, "", Some(node.addr()));
     let both = vec!["go-node".to_string(), "rust-node".to_string()];
-    let ok = run_until(&mut node, Duration::from_secs(15), |n| n.alive_names() == both && go.members() == both);
-    assert!(ok, "ours: {:?}, Go's: {:?}", node.alive_names(), go.members());
+    let ok = run_until(&mut node, Duration::from_secs(15), |n| {
+        n.alive_names() == both && go.members() == both
+    });
+    assert!(
+        ok,
+        "ours: {:?}, Go's: {:?}",
+        node.alive_names(),
+        go.members()
+    );
 }
 
 #[test]
@@ -300,10 +396,18 @@ fn go_peer_leaving_is_seen_as_left() {
     let go = GoPeer::start("go-node", go_ip, "", None);
     std::thread::sleep(Duration::from_millis(500));
     let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(node.join(SocketAddr::new(go_ip.parse().unwrap(), port())), 1);
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n.alive_names().len() == 2));
+    assert_eq!(
+        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
+        1
+    );
+    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
+        .alive_names()
+        .len()
+        == 2));
     let leaver = std::thread::spawn(move || go.leave());
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n.state_of("go-node") == Some(MemberState::Left)));
+    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
+        .state_of("go-node")
+        == Some(MemberState::Left)));
     leaver.join().unwrap();
 }
 
@@ -313,11 +417,22 @@ fn rust_core_leaving_is_seen_by_go() {
     let go = GoPeer::start("go-node", go_ip, "", None);
     std::thread::sleep(Duration::from_millis(500));
     let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(node.join(SocketAddr::new(go_ip.parse().unwrap(), port())), 1);
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n.alive_names().len() == 2 && go.members().len() == 2));
-    let out = node.core.leave(Instant::now());
-    node.perform(out);
-    assert!(run_until(&mut node, Duration::from_secs(1), |n| n.core.leave_finished()), "leave broadcast done within 1 s");
+    assert_eq!(
+        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
+        1
+    );
+    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
+        .alive_names()
+        .len()
+        == 2
+        && go.members().len() == 2));
+    node.core.leave(Instant::now());
+    assert!(
+        run_until(&mut node, Duration::from_secs(1), |n| n
+            .core
+            .leave_finished()),
+        "leave broadcast done within 1 s"
+    );
     let end = Instant::now() + Duration::from_secs(5);
     while go.members() != ["go-node"] && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(50));

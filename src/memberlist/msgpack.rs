@@ -133,11 +133,17 @@ impl<'a> Reader<'a> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64, MsgpackError> {
-        Ok(self.take(n)?.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
     }
 
     fn peek(&self) -> Result<u8, MsgpackError> {
-        self.buf.get(self.pos).copied().ok_or(MsgpackError::Truncated)
+        self.buf
+            .get(self.pos)
+            .copied()
+            .ok_or(MsgpackError::Truncated)
     }
 
     /// Any msgpack integer form (nil reads as 0, as Go's decoder leaves the zero value).
@@ -325,17 +331,27 @@ mod tests {
 
     #[test]
     fn skip_handles_nested_values_and_rejects_deep_nesting() {
-        let mut r = Reader::new(&[0x82, 0x01, 0x91, 0xa1, b'x', 0x02, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xd5, 1, 2, 3, 0x05]);
+        let mut r = Reader::new(&[
+            0x82, 0x01, 0x91, 0xa1, b'x', 0x02, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0, 0xd5, 1, 2, 3, 0x05,
+        ]);
         r.skip().unwrap();
         r.skip().unwrap();
         assert_eq!(r.integer("x").unwrap(), 5);
         let deep = vec![0x91u8; 100];
-        assert_eq!(Reader::new(&deep).skip(), Err(MsgpackError::TooDeep(MAX_DEPTH)));
+        assert_eq!(
+            Reader::new(&deep).skip(),
+            Err(MsgpackError::TooDeep(MAX_DEPTH))
+        );
     }
 
     #[test]
     fn truncated_values_are_errors() {
-        for input in [&[0xda, 0x00][..], &[0xcd, 0x01], &[0xa5, b'a'], &[0xde, 0x00]] {
+        for input in [
+            &[0xda, 0x00][..],
+            &[0xcd, 0x01],
+            &[0xa5, b'a'],
+            &[0xde, 0x00],
+        ] {
             let mut r = Reader::new(input);
             assert!(r.skip().is_err());
         }

@@ -71,7 +71,11 @@ pub fn open(keys: &[[u8; 16]], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Cry
         return Err(CryptoError::UnsupportedVersion(vsn));
     }
     // Version 0 counts a full padding block as the minimum (encryptedLength(0, 0)).
-    let min = if vsn == 0 { ENCRYPT_OVERHEAD_V1 + 16 } else { ENCRYPT_OVERHEAD_V1 };
+    let min = if vsn == 0 {
+        ENCRYPT_OVERHEAD_V1 + 16
+    } else {
+        ENCRYPT_OVERHEAD_V1
+    };
     if sealed.len() < min {
         return Err(CryptoError::TooSmall(sealed.len()));
     }
@@ -126,7 +130,9 @@ pub fn stream_frame_len(header: &[u8]) -> Result<Option<usize>, CryptoError> {
 /// Opens a complete TCP frame (header included).
 pub fn open_stream(keys: &[[u8; 16]], frame: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let total = stream_frame_len(frame)?.ok_or(CryptoError::TooSmall(frame.len()))?;
-    let body = frame.get(5..total).ok_or(CryptoError::TooSmall(frame.len()))?;
+    let body = frame
+        .get(5..total)
+        .ok_or(CryptoError::TooSmall(frame.len()))?;
     open(keys, body, &frame[..5])
 }
 
@@ -140,8 +146,14 @@ mod tests {
 
     #[test]
     fn metallb_key_matches_vectors_f() {
-        assert_eq!(hex(&metallb_key("short").unwrap()), "73686f7274e3b0c44298fc1c149afbf4");
-        assert_eq!(hex(&metallb_key("abc").unwrap()), "616263e3b0c44298fc1c149afbf4c899");
+        assert_eq!(
+            hex(&metallb_key("short").unwrap()),
+            "73686f7274e3b0c44298fc1c149afbf4"
+        );
+        assert_eq!(
+            hex(&metallb_key("abc").unwrap()),
+            "616263e3b0c44298fc1c149afbf4c899"
+        );
         assert_eq!(
             hex(&metallb_key("0123456789abcdefXYZ").unwrap()),
             "30313233343536373839616263646566"
@@ -164,7 +176,10 @@ mod tests {
     fn short_or_unknown_version_payloads_are_errors() {
         let k = metallb_key("k").unwrap();
         assert_eq!(open(&[k], &[], b""), Err(CryptoError::Empty));
-        assert_eq!(open(&[k], &[2; 40], b""), Err(CryptoError::UnsupportedVersion(2)));
+        assert_eq!(
+            open(&[k], &[2; 40], b""),
+            Err(CryptoError::UnsupportedVersion(2))
+        );
         assert_eq!(open(&[k], &[1; 28], b""), Err(CryptoError::TooSmall(28)));
     }
 

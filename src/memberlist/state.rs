@@ -145,7 +145,11 @@ pub enum Action {
     SendPacket { to: SocketAddr, payload: Vec<u8> },
     /// Open a TCP connection, send `payload` (a stream message, plaintext), read the peer's
     /// reply and pass it to [`Memberlist::handle_push_pull_reply`].
-    PushPull { to: SocketAddr, join: bool, payload: Vec<u8> },
+    PushPull {
+        to: SocketAddr,
+        join: bool,
+        payload: Vec<u8>,
+    },
 }
 
 /// Membership changes, as memberlist's `EventDelegate` reports them.
@@ -245,7 +249,11 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 
     fn within(&mut self, d: Duration) -> Duration {
@@ -312,8 +320,7 @@ impl Memberlist {
             meta: None,
             vsn: VSN.to_vec(),
         };
-        let mut out = Vec::new();
-        m.alive_node(now, a, true, &mut out);
+        m.alive_node(now, a, true);
         m
     }
 
@@ -328,7 +335,10 @@ impl Memberlist {
 
     /// `Members()`: nodes that are not dead or left; suspect ones count as alive.
     pub fn members(&self) -> Vec<&Member> {
-        self.nodes.iter().filter(|n| !n.state.dead_or_left()).collect()
+        self.nodes
+            .iter()
+            .filter(|n| !n.state.dead_or_left())
+            .collect()
     }
 
     pub fn health_score(&self) -> i64 {
@@ -360,15 +370,21 @@ impl Memberlist {
     /// `Join`: one push/pull (join = true) per address; the shell counts the successes.
     pub fn join(&mut self, addrs: &[SocketAddr]) -> Vec<Action> {
         let payload = self.local_state(true);
-        addrs.iter().map(|a| Action::PushPull { to: *a, join: true, payload: payload.clone() }).collect()
+        addrs
+            .iter()
+            .map(|a| Action::PushPull {
+                to: *a,
+                join: true,
+                payload: payload.clone(),
+            })
+            .collect()
     }
 
     /// `Leave`: broadcast our own death (From = ourselves, i.e. "left"). Keep ticking until
     /// [`Self::leave_finished`] or the timeout (MetalLB: 1 s).
-    pub fn leave(&mut self, now: Instant) -> Vec<Action> {
-        let mut out = Vec::new();
+    pub fn leave(&mut self, now: Instant) {
         if self.left {
-            return out;
+            return;
         }
         self.left = true;
         if let Some(i) = self.find(&self.cfg.name) {
@@ -377,15 +393,17 @@ impl Memberlist {
                 node: self.cfg.name.clone(),
                 from: self.cfg.name.clone(),
             };
-            self.dead_node(now, d, &mut out);
+            self.dead_node(now, d);
         }
-        out
     }
 
     /// The leave broadcast went out its full retransmit count (or nobody else is alive).
     pub fn leave_finished(&self) -> bool {
         self.leave_broadcast_done
-            || !self.nodes.iter().any(|n| n.name != self.cfg.name && !n.state.dead_or_left())
+            || !self
+                .nodes
+                .iter()
+                .any(|n| n.name != self.cfg.name && !n.state.dead_or_left())
     }
 
     /// The earliest instant at which `tick` has something to do.
@@ -393,7 +411,13 @@ impl Memberlist {
         let mut t = self.next_gossip.min(self.next_push_pull);
         match &self.probe {
             None => t = t.min(self.next_probe),
-            Some(p) => t = t.min(if p.indirect_sent { p.deadline } else { p.timeout_at }),
+            Some(p) => {
+                t = t.min(if p.indirect_sent {
+                    p.deadline
+                } else {
+                    p.timeout_at
+                })
+            }
         }
         for r in self.relays.values() {
             t = t.min(r.expires);
@@ -419,29 +443,58 @@ impl Memberlist {
         Ok(out)
     }
 
-    fn handle_message(&mut self, now: Instant, from: SocketAddr, msg: Message, out: &mut Vec<Action>) {
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg: Message,
+        out: &mut Vec<Action>,
+    ) {
         match msg {
             Message::Ping(p) => {
                 if !p.node.is_empty() && p.node != self.cfg.name {
                     return;
                 }
-                let ack = Message::Ack(Ack { seq_no: p.seq_no, payload: None }).encode();
+                let ack = Message::Ack(Ack {
+                    seq_no: p.seq_no,
+                    payload: None,
+                })
+                .encode();
                 self.send_msg(from, ack, out);
             }
             Message::IndirectPing(ind) => {
-                let port = if ind.port == 0 { self.cfg.port } else { ind.port };
-                let Some(target) = ip_from_bytes(&ind.target) else { return };
+                let port = if ind.port == 0 {
+                    self.cfg.port
+                } else {
+                    ind.port
+                };
+                let Some(target) = ip_from_bytes(&ind.target) else {
+                    return;
+                };
                 let seq = self.next_seq();
                 self.relays.insert(
                     seq,
-                    Relay { to: from, seq: ind.seq_no, nack: ind.nack, expires: now + self.cfg.probe_timeout },
+                    Relay {
+                        to: from,
+                        seq: ind.seq_no,
+                        nack: ind.nack,
+                        expires: now + self.cfg.probe_timeout,
+                    },
                 );
-                let ping = Message::Ping(Ping { seq_no: seq, node: ind.node }).encode();
+                let ping = Message::Ping(Ping {
+                    seq_no: seq,
+                    node: ind.node,
+                })
+                .encode();
                 self.send_msg(SocketAddr::new(target, port), ping, out);
             }
             Message::Ack(a) => {
                 if let Some(r) = self.relays.remove(&a.seq_no) {
-                    let ack = Message::Ack(Ack { seq_no: r.seq, payload: None }).encode();
+                    let ack = Message::Ack(Ack {
+                        seq_no: r.seq,
+                        payload: None,
+                    })
+                    .encode();
                     self.send_msg(r.to, ack, out);
                 } else if self.probe.as_ref().is_some_and(|p| p.seq == a.seq_no) {
                     self.probe = None;
@@ -457,10 +510,10 @@ impl Memberlist {
                 if a.port == 0 {
                     a.port = self.cfg.port;
                 }
-                self.alive_node(now, a, false, out);
+                self.alive_node(now, a, false);
             }
-            Message::Suspect(s) => self.suspect_node(now, s, out),
-            Message::Dead(d) => self.dead_node(now, d, out),
+            Message::Suspect(s) => self.suspect_node(now, s),
+            Message::Dead(d) => self.dead_node(now, d),
             Message::User(_) | Message::Err(_) => {}
         }
     }
@@ -471,8 +524,7 @@ impl Memberlist {
         match msg {
             StreamMessage::PushPull(pp) => {
                 let reply = self.local_state(pp.join);
-                let mut out = Vec::new();
-                self.merge_state(now, pp.nodes, &mut out);
+                self.merge_state(now, pp.nodes);
                 // Broadcasts from the merge go out with gossip; the queue already holds them.
                 Some(reply)
             }
@@ -480,18 +532,29 @@ impl Memberlist {
                 if !p.node.is_empty() && p.node != self.cfg.name {
                     return None;
                 }
-                Some(self.stream_payload(Message::Ack(Ack { seq_no: p.seq_no, payload: None }).encode()))
+                Some(
+                    self.stream_payload(
+                        Message::Ack(Ack {
+                            seq_no: p.seq_no,
+                            payload: None,
+                        })
+                        .encode(),
+                    ),
+                )
             }
             StreamMessage::Ack(_) | StreamMessage::Err(_) | StreamMessage::User(_) => None,
         }
     }
 
     /// The peer's answer to one of our [`Action::PushPull`]s.
-    pub fn handle_push_pull_reply(&mut self, now: Instant, msg: StreamMessage) -> Result<(), String> {
+    pub fn handle_push_pull_reply(
+        &mut self,
+        now: Instant,
+        msg: StreamMessage,
+    ) -> Result<(), String> {
         match msg {
             StreamMessage::PushPull(pp) => {
-                let mut out = Vec::new();
-                self.merge_state(now, pp.nodes, &mut out);
+                self.merge_state(now, pp.nodes);
                 Ok(())
             }
             StreamMessage::Err(e) => Err(format!("remote error: {}", e.error)),
@@ -500,7 +563,11 @@ impl Memberlist {
     }
 
     fn stream_payload(&self, raw: Vec<u8>) -> Vec<u8> {
-        if self.cfg.enable_compression { compress_payload(&raw) } else { raw }
+        if self.cfg.enable_compression {
+            compress_payload(&raw)
+        } else {
+            raw
+        }
     }
 
     fn local_state(&self, join: bool) -> Vec<u8> {
@@ -517,24 +584,46 @@ impl Memberlist {
                 vsn: n.vsn.to_vec(),
             })
             .collect();
-        self.stream_payload(PushPull { join, nodes, user_state: None }.encode())
+        self.stream_payload(
+            PushPull {
+                join,
+                nodes,
+                user_state: None,
+            }
+            .encode(),
+        )
     }
 
-    fn merge_state(&mut self, now: Instant, remote: Vec<PushNodeState>, out: &mut Vec<Action>) {
+    fn merge_state(&mut self, now: Instant, remote: Vec<PushNodeState>) {
         for r in remote {
             let port = if r.port == 0 { self.cfg.port } else { r.port };
             match r.state {
                 0 => {
-                    let a = Alive { incarnation: r.incarnation, node: r.name, addr: r.addr, port, meta: r.meta, vsn: r.vsn };
-                    self.alive_node(now, a, false, out);
+                    let a = Alive {
+                        incarnation: r.incarnation,
+                        node: r.name,
+                        addr: r.addr,
+                        port,
+                        meta: r.meta,
+                        vsn: r.vsn,
+                    };
+                    self.alive_node(now, a, false);
                 }
                 3 => {
-                    let d = Accusation { incarnation: r.incarnation, from: r.name.clone(), node: r.name };
-                    self.dead_node(now, d, out);
+                    let d = Accusation {
+                        incarnation: r.incarnation,
+                        from: r.name.clone(),
+                        node: r.name,
+                    };
+                    self.dead_node(now, d);
                 }
                 1 | 2 => {
-                    let s = Accusation { incarnation: r.incarnation, node: r.name, from: self.cfg.name.clone() };
-                    self.suspect_node(now, s, out);
+                    let s = Accusation {
+                        incarnation: r.incarnation,
+                        node: r.name,
+                        from: self.cfg.name.clone(),
+                    };
+                    self.suspect_node(now, s);
                 }
                 _ => {}
             }
@@ -545,7 +634,7 @@ impl Memberlist {
     pub fn tick(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         self.expire_relays(now, &mut out);
-        self.fire_suspicions(now, &mut out);
+        self.fire_suspicions(now);
         self.advance_probe(now, &mut out);
         if self.probe.is_none() && now >= self.next_probe {
             while self.next_probe <= now {
@@ -567,14 +656,23 @@ impl Memberlist {
             let me = self.cfg.name.clone();
             let pick = self.k_random(1, |n| n.name == me || n.state != MemberState::Alive);
             if let Some(to) = pick.first().and_then(|&i| self.nodes[i].socket_addr()) {
-                out.push(Action::PushPull { to, join: false, payload: self.local_state(false) });
+                out.push(Action::PushPull {
+                    to,
+                    join: false,
+                    payload: self.local_state(false),
+                });
             }
         }
         out
     }
 
     fn expire_relays(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let due: Vec<u32> = self.relays.iter().filter(|(_, r)| r.expires <= now).map(|(s, _)| *s).collect();
+        let due: Vec<u32> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.expires <= now)
+            .map(|(s, _)| *s)
+            .collect();
         for s in due {
             if let Some(r) = self.relays.remove(&s).filter(|r| r.nack) {
                 let nack = Message::Nack(Nack { seq_no: r.seq }).encode();
@@ -583,16 +681,26 @@ impl Memberlist {
         }
     }
 
-    fn fire_suspicions(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let due: Vec<String> =
-            self.suspicions.iter().filter(|(_, s)| s.fire_at <= now).map(|(n, _)| n.clone()).collect();
+    fn fire_suspicions(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .suspicions
+            .iter()
+            .filter(|(_, s)| s.fire_at <= now)
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in due {
-            let Some(s) = self.suspicions.remove(&name) else { continue };
+            let Some(s) = self.suspicions.remove(&name) else {
+                continue;
+            };
             let Some(i) = self.find(&name) else { continue };
             let n = &self.nodes[i];
             if n.state == MemberState::Suspect && n.state_change == s.change_time {
-                let d = Accusation { incarnation: n.incarnation, node: name, from: self.cfg.name.clone() };
-                self.dead_node(now, d, out);
+                let d = Accusation {
+                    incarnation: n.incarnation,
+                    node: name,
+                    from: self.cfg.name.clone(),
+                };
+                self.dead_node(now, d);
             }
         }
     }
@@ -623,10 +731,16 @@ impl Memberlist {
     }
 
     fn probe_node(&mut self, now: Instant, node: Member, out: &mut Vec<Action>) {
-        let Some(addr) = node.socket_addr() else { return };
+        let Some(addr) = node.socket_addr() else {
+            return;
+        };
         let scaled = self.cfg.probe_interval * (self.awareness as u32 + 1);
         let seq = self.next_seq();
-        let ping = Message::Ping(Ping { seq_no: seq, node: node.name.clone() }).encode();
+        let ping = Message::Ping(Ping {
+            seq_no: seq,
+            node: node.name.clone(),
+        })
+        .encode();
         if node.state == MemberState::Alive {
             self.send_msg(addr, ping, out);
         } else {
@@ -690,15 +804,21 @@ impl Memberlist {
                 1
             };
             self.apply_awareness(delta);
-            let s = Accusation { incarnation: p.incarnation, node: p.node, from: self.cfg.name.clone() };
-            self.suspect_node(now, s, out);
+            let s = Accusation {
+                incarnation: p.incarnation,
+                node: p.node,
+                from: self.cfg.name.clone(),
+            };
+            self.suspect_node(now, s);
         }
     }
 
     /// `resetNodes`: forget nodes dead for longer than gossip-to-the-dead, then shuffle.
     fn reset_nodes(&mut self, now: Instant) {
         let ttl = self.cfg.gossip_to_the_dead_time;
-        self.nodes.retain(|n| !(n.state == MemberState::Dead && now.duration_since(n.state_change) > ttl));
+        self.nodes.retain(|n| {
+            !(n.state == MemberState::Dead && now.duration_since(n.state_change) > ttl)
+        });
         for i in (1..self.nodes.len()).rev() {
             let j = self.rng.below(i + 1);
             self.nodes.swap(i, j);
@@ -726,8 +846,14 @@ impl Memberlist {
             if msgs.is_empty() {
                 return;
             }
-            let Some(addr) = node.socket_addr() else { continue };
-            let payload = if msgs.len() == 1 { msgs.remove(0) } else { make_compound(&msgs) };
+            let Some(addr) = node.socket_addr() else {
+                continue;
+            };
+            let payload = if msgs.len() == 1 {
+                msgs.remove(0)
+            } else {
+                make_compound(&msgs)
+            };
             self.raw_send(addr, Some(node.pmax()), payload, out);
         }
     }
@@ -751,7 +877,10 @@ impl Memberlist {
 
     /// `sendMsg`: piggyback queued broadcasts into a compound when there are any.
     fn send_msg(&mut self, to: SocketAddr, msg: Vec<u8>, out: &mut Vec<Action>) {
-        let mut avail = self.cfg.udp_buffer_size.saturating_sub(msg.len() + COMPOUND_HEADER_OVERHEAD);
+        let mut avail = self
+            .cfg
+            .udp_buffer_size
+            .saturating_sub(msg.len() + COMPOUND_HEADER_OVERHEAD);
         if self.cfg.encryption_enabled {
             avail = avail.saturating_sub(ENCRYPT_OVERHEAD_V1);
         }
@@ -768,7 +897,13 @@ impl Memberlist {
     }
 
     /// `rawSendMsgPacket`: compress when it helps, CRC when the node speaks protocol ≥ 5.
-    fn raw_send(&mut self, to: SocketAddr, pmax: Option<u8>, mut msg: Vec<u8>, out: &mut Vec<Action>) {
+    fn raw_send(
+        &mut self,
+        to: SocketAddr,
+        pmax: Option<u8>,
+        mut msg: Vec<u8>,
+        out: &mut Vec<Action>,
+    ) {
         if self.cfg.enable_compression {
             let c = compress_payload(&msg);
             if c.len() < msg.len() {
@@ -793,7 +928,13 @@ impl Memberlist {
             self.leave_broadcast_done = true;
         }
         self.next_broadcast_id += 1;
-        self.queue.push(Broadcast { node: node.to_string(), msg, transmits: 0, id: self.next_broadcast_id, is_leave });
+        self.queue.push(Broadcast {
+            node: node.to_string(),
+            msg,
+            transmits: 0,
+            id: self.next_broadcast_id,
+            is_leave,
+        });
     }
 
     /// `GetBroadcasts`: fewest transmits first, then largest, then newest; each taken one is
@@ -866,7 +1007,7 @@ impl Memberlist {
         self.queue_broadcast(&name, a, false);
     }
 
-    fn alive_node(&mut self, now: Instant, a: Alive, bootstrap: bool, _out: &mut Vec<Action>) {
+    fn alive_node(&mut self, now: Instant, a: Alive, bootstrap: bool) {
         if self.left && a.node == self.cfg.name {
             return;
         }
@@ -951,8 +1092,10 @@ impl Memberlist {
         }
     }
 
-    fn suspect_node(&mut self, now: Instant, s: Accusation, out: &mut Vec<Action>) {
-        let Some(idx) = self.find(&s.node) else { return };
+    fn suspect_node(&mut self, now: Instant, s: Accusation) {
+        let Some(idx) = self.find(&s.node) else {
+            return;
+        };
         if s.incarnation < self.nodes[idx].incarnation {
             return;
         }
@@ -1005,11 +1148,12 @@ impl Memberlist {
                 change_time: now,
             },
         );
-        let _ = out;
     }
 
-    fn dead_node(&mut self, now: Instant, d: Accusation, out: &mut Vec<Action>) {
-        let Some(idx) = self.find(&d.node) else { return };
+    fn dead_node(&mut self, now: Instant, d: Accusation) {
+        let Some(idx) = self.find(&d.node) else {
+            return;
+        };
         if d.incarnation < self.nodes[idx].incarnation {
             return;
         }
@@ -1029,11 +1173,14 @@ impl Memberlist {
         }
         let node = &mut self.nodes[idx];
         node.incarnation = d.incarnation;
-        node.state = if d.node == d.from { MemberState::Left } else { MemberState::Dead };
+        node.state = if d.node == d.from {
+            MemberState::Left
+        } else {
+            MemberState::Dead
+        };
         node.state_change = now;
         let node = node.clone();
         self.events.push(Event::Leave(node));
-        let _ = out;
     }
 }
 
@@ -1066,9 +1213,20 @@ mod tests {
         fn new(n: usize) -> Self {
             let now = Instant::now();
             let nodes = (0..n)
-                .map(|i| Memberlist::new(Config::metallb(&format!("node{i}"), addr(i).ip(), false), now, i as u64 + 1))
+                .map(|i| {
+                    Memberlist::new(
+                        Config::metallb(&format!("node{i}"), addr(i).ip(), false),
+                        now,
+                        i as u64 + 1,
+                    )
+                })
                 .collect();
-            Sim { now, nodes, down: HashSet::new(), events: vec![Vec::new(); n] }
+            Sim {
+                now,
+                nodes,
+                down: HashSet::new(),
+                events: vec![Vec::new(); n],
+            }
         }
 
         fn index(&self, a: SocketAddr) -> Option<usize> {
@@ -1083,16 +1241,28 @@ mod tests {
                 }
                 match action {
                     Action::SendPacket { to, payload } => {
-                        let Some(dst) = self.index(to).filter(|d| !self.down.contains(d)) else { continue };
-                        let out = self.nodes[dst].handle_packet(self.now, addr(src), &payload).expect("valid packet");
+                        let Some(dst) = self.index(to).filter(|d| !self.down.contains(d)) else {
+                            continue;
+                        };
+                        let out = self.nodes[dst]
+                            .handle_packet(self.now, addr(src), &payload)
+                            .expect("valid packet");
                         queue.extend(out.into_iter().map(|a| (dst, a)));
                     }
                     Action::PushPull { to, payload, .. } => {
-                        let Some(dst) = self.index(to).filter(|d| !self.down.contains(d)) else { continue };
-                        let msg = decode_stream(&payload).unwrap().expect("complete stream message");
-                        let reply = self.nodes[dst].handle_stream(self.now, msg).expect("push/pull reply");
+                        let Some(dst) = self.index(to).filter(|d| !self.down.contains(d)) else {
+                            continue;
+                        };
+                        let msg = decode_stream(&payload)
+                            .unwrap()
+                            .expect("complete stream message");
+                        let reply = self.nodes[dst]
+                            .handle_stream(self.now, msg)
+                            .expect("push/pull reply");
                         let reply = decode_stream(&reply).unwrap().expect("complete reply");
-                        self.nodes[src].handle_push_pull_reply(self.now, reply).unwrap();
+                        self.nodes[src]
+                            .handle_push_pull_reply(self.now, reply)
+                            .unwrap();
                     }
                 }
             }
@@ -1120,7 +1290,11 @@ mod tests {
         }
 
         fn view(&self, i: usize) -> Vec<(String, MemberState)> {
-            let mut v: Vec<_> = self.nodes[i].nodes().iter().map(|n| (n.name.clone(), n.state)).collect();
+            let mut v: Vec<_> = self.nodes[i]
+                .nodes()
+                .iter()
+                .map(|n| (n.name.clone(), n.state))
+                .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         }
@@ -1135,9 +1309,15 @@ mod tests {
 
     #[test]
     fn new_member_reports_itself_joined_with_incarnation_one() {
-        let mut m = Memberlist::new(Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false), Instant::now(), 1);
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            Instant::now(),
+            1,
+        );
         let ev = m.take_events();
-        assert!(matches!(&ev[..], [Event::Join(n)] if n.name == "a" && n.incarnation == 1 && n.vsn == VSN));
+        assert!(
+            matches!(&ev[..], [Event::Join(n)] if n.name == "a" && n.incarnation == 1 && n.vsn == VSN)
+        );
         assert_eq!(m.members().len(), 1);
     }
 
@@ -1147,10 +1327,18 @@ mod tests {
         sim.join_all();
         sim.run(Duration::from_secs(3));
         for i in 0..3 {
-            let names: Vec<_> = sim.view(i).into_iter().filter(|(_, s)| *s == MemberState::Alive).map(|(n, _)| n).collect();
+            let names: Vec<_> = sim
+                .view(i)
+                .into_iter()
+                .filter(|(_, s)| *s == MemberState::Alive)
+                .map(|(n, _)| n)
+                .collect();
             assert_eq!(names, ["node0", "node1", "node2"], "view of node{i}");
         }
-        let joins = sim.events[2].iter().filter(|e| matches!(e, Event::Join(_))).count();
+        let joins = sim.events[2]
+            .iter()
+            .filter(|e| matches!(e, Event::Join(_)))
+            .count();
         assert_eq!(joins, 3, "node2 sees itself and two others join");
     }
 
@@ -1161,12 +1349,24 @@ mod tests {
         sim.run(Duration::from_secs(2));
         sim.down.insert(2);
         sim.run(Duration::from_secs(3));
-        assert!(sim.view(0).contains(&("node2".into(), MemberState::Suspect)) || sim.view(0).contains(&("node2".into(), MemberState::Dead)));
+        assert!(
+            sim.view(0)
+                .contains(&("node2".into(), MemberState::Suspect))
+                || sim.view(0).contains(&("node2".into(), MemberState::Dead))
+        );
         // suspicion timeout for 3 nodes: 4 × 1 s, at most ×6 with confirmations pending.
         sim.run(Duration::from_secs(30));
         for i in 0..2 {
-            assert!(sim.view(i).contains(&("node2".into(), MemberState::Dead)), "view of node{i}: {:?}", sim.view(i));
-            assert!(sim.events[i].iter().any(|e| matches!(e, Event::Leave(n) if n.name == "node2")));
+            assert!(
+                sim.view(i).contains(&("node2".into(), MemberState::Dead)),
+                "view of node{i}: {:?}",
+                sim.view(i)
+            );
+            assert!(
+                sim.events[i]
+                    .iter()
+                    .any(|e| matches!(e, Event::Leave(n) if n.name == "node2"))
+            );
             assert_eq!(sim.nodes[i].members().len(), 2);
         }
     }
@@ -1185,7 +1385,11 @@ mod tests {
         let out = sim.nodes[1].join(&[addr(0)]);
         sim.perform(1, out);
         sim.run(Duration::from_secs(5));
-        assert!(sim.view(0).contains(&("node1".into(), MemberState::Alive)), "{:?}", sim.view(0));
+        assert!(
+            sim.view(0).contains(&("node1".into(), MemberState::Alive)),
+            "{:?}",
+            sim.view(0)
+        );
     }
 
     #[test]
@@ -1194,7 +1398,12 @@ mod tests {
         sim.join_all();
         sim.run(Duration::from_secs(1));
         let before = sim.nodes[1].nodes()[sim.nodes[1].find("node1").unwrap()].incarnation;
-        let s = Message::Suspect(Accusation { incarnation: before + 5, node: "node1".into(), from: "node0".into() }).encode();
+        let s = Message::Suspect(Accusation {
+            incarnation: before + 5,
+            node: "node1".into(),
+            from: "node0".into(),
+        })
+        .encode();
         let out = sim.nodes[1].handle_packet(sim.now, addr(0), &s).unwrap();
         sim.perform(1, out);
         let me = &sim.nodes[1].nodes()[sim.nodes[1].find("node1").unwrap()];
@@ -1202,7 +1411,10 @@ mod tests {
         assert_eq!(me.state, MemberState::Alive);
         sim.run(Duration::from_secs(2));
         let seen = &sim.nodes[0].nodes()[sim.nodes[0].find("node1").unwrap()];
-        assert_eq!((seen.incarnation, seen.state), (before + 6, MemberState::Alive));
+        assert_eq!(
+            (seen.incarnation, seen.state),
+            (before + 6, MemberState::Alive)
+        );
     }
 
     #[test]
@@ -1210,40 +1422,80 @@ mod tests {
         let mut sim = Sim::new(3);
         sim.join_all();
         sim.run(Duration::from_secs(2));
-        let out = sim.nodes[2].leave(sim.now);
-        sim.perform(2, out);
+        sim.nodes[2].leave(sim.now);
         assert!(!sim.nodes[2].leave_finished());
         let mut waited = Duration::ZERO;
         while !sim.nodes[2].leave_finished() && waited < Duration::from_secs(1) {
             sim.run(Duration::from_millis(100));
             waited += Duration::from_millis(100);
         }
-        assert!(sim.nodes[2].leave_finished(), "leave broadcast done within 1 s");
+        assert!(
+            sim.nodes[2].leave_finished(),
+            "leave broadcast done within 1 s"
+        );
         for i in 0..2 {
-            assert!(sim.view(i).contains(&("node2".into(), MemberState::Left)), "{:?}", sim.view(i));
+            assert!(
+                sim.view(i).contains(&("node2".into(), MemberState::Left)),
+                "{:?}",
+                sim.view(i)
+            );
         }
     }
 
     #[test]
     fn ping_for_another_node_name_is_ignored() {
-        let mut m = Memberlist::new(Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false), Instant::now(), 1);
-        let p = Message::Ping(Ping { seq_no: 1, node: "b".into() }).encode();
-        assert!(m.handle_packet(Instant::now(), addr(1), &p).unwrap().is_empty());
-        let p = Message::Ping(Ping { seq_no: 1, node: "a".into() }).encode();
-        assert_eq!(m.handle_packet(Instant::now(), addr(1), &p).unwrap().len(), 1);
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            Instant::now(),
+            1,
+        );
+        let p = Message::Ping(Ping {
+            seq_no: 1,
+            node: "b".into(),
+        })
+        .encode();
+        assert!(
+            m.handle_packet(Instant::now(), addr(1), &p)
+                .unwrap()
+                .is_empty()
+        );
+        let p = Message::Ping(Ping {
+            seq_no: 1,
+            node: "a".into(),
+        })
+        .encode();
+        assert_eq!(
+            m.handle_packet(Instant::now(), addr(1), &p).unwrap().len(),
+            1
+        );
     }
 
     #[test]
     fn indirect_ping_is_relayed_and_nacked_when_the_target_is_silent() {
         let now = Instant::now();
-        let mut m = Memberlist::new(Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false), now, 1);
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            now,
+            1,
+        );
         m.take_events();
-        let ind = Message::IndirectPing(IndirectPing { seq_no: 42, target: vec![127, 0, 0, 3], port: 7946, node: "c".into(), nack: true }).encode();
+        let ind = Message::IndirectPing(IndirectPing {
+            seq_no: 42,
+            target: vec![127, 0, 0, 3],
+            port: 7946,
+            node: "c".into(),
+            nack: true,
+        })
+        .encode();
         let out = m.handle_packet(now, addr(1), &ind).unwrap();
-        let Action::SendPacket { to, payload } = &out[0] else { panic!("expected a ping") };
+        let Action::SendPacket { to, payload } = &out[0] else {
+            panic!("expected a ping")
+        };
         assert_eq!(*to, addr(2));
         let msgs = unpack_packet(payload).unwrap();
-        let Some(Message::Ping(p)) = msgs.first() else { panic!("expected a ping first") };
+        let Some(Message::Ping(p)) = msgs.first() else {
+            panic!("expected a ping first")
+        };
         assert_eq!(p.node, "c");
         let out = m.tick(now + Duration::from_millis(501));
         let nack = out.iter().find_map(|a| match a {
@@ -1255,20 +1507,42 @@ mod tests {
 
     #[test]
     fn timers_follow_v0_1_7_formulas() {
-        assert_eq!(suspicion_timeout(4, 3, Duration::from_secs(1)), Duration::from_secs(4));
-        assert_eq!(suspicion_timeout(4, 100, Duration::from_secs(1)), Duration::from_secs(8));
+        assert_eq!(
+            suspicion_timeout(4, 3, Duration::from_secs(1)),
+            Duration::from_secs(4)
+        );
+        assert_eq!(
+            suspicion_timeout(4, 100, Duration::from_secs(1)),
+            Duration::from_secs(8)
+        );
         assert_eq!(retransmit_limit(4, 3), 4);
         assert_eq!(retransmit_limit(4, 10), 8);
         let (min, max) = (Duration::from_secs(4), Duration::from_secs(24));
-        assert_eq!(remaining_suspicion_time(0, 2, Duration::ZERO, min, max), Some(max));
-        assert_eq!(remaining_suspicion_time(2, 2, Duration::ZERO, min, max), Some(min));
-        assert_eq!(remaining_suspicion_time(2, 2, Duration::from_secs(5), min, max), None);
-        assert_eq!(push_pull_scale(Duration::from_secs(30), 64), Duration::from_secs(60));
+        assert_eq!(
+            remaining_suspicion_time(0, 2, Duration::ZERO, min, max),
+            Some(max)
+        );
+        assert_eq!(
+            remaining_suspicion_time(2, 2, Duration::ZERO, min, max),
+            Some(min)
+        );
+        assert_eq!(
+            remaining_suspicion_time(2, 2, Duration::from_secs(5), min, max),
+            None
+        );
+        assert_eq!(
+            push_pull_scale(Duration::from_secs(30), 64),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
     fn broadcasts_retire_after_the_retransmit_limit() {
-        let mut m = Memberlist::new(Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false), Instant::now(), 1);
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            Instant::now(),
+            1,
+        );
         // One node: limit = 4 × ceil(log10 2) = 4; the self-alive broadcast is queued.
         for _ in 0..4 {
             assert_eq!(m.get_broadcasts(2, 1400).len(), 1);
@@ -1279,13 +1553,37 @@ mod tests {
     #[test]
     fn older_incarnations_never_override_newer_state() {
         let now = Instant::now();
-        let mut m = Memberlist::new(Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false), now, 1);
-        let alive = |inc| Message::Alive(Alive { incarnation: inc, node: "b".into(), addr: vec![127, 0, 0, 2], port: 7946, meta: None, vsn: VSN.to_vec() }).encode();
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            now,
+            1,
+        );
+        let alive = |inc| {
+            Message::Alive(Alive {
+                incarnation: inc,
+                node: "b".into(),
+                addr: vec![127, 0, 0, 2],
+                port: 7946,
+                meta: None,
+                vsn: VSN.to_vec(),
+            })
+            .encode()
+        };
         m.handle_packet(now, addr(1), &alive(5)).unwrap();
-        let dead = Message::Dead(Accusation { incarnation: 4, node: "b".into(), from: "c".into() }).encode();
+        let dead = Message::Dead(Accusation {
+            incarnation: 4,
+            node: "b".into(),
+            from: "c".into(),
+        })
+        .encode();
         m.handle_packet(now, addr(1), &dead).unwrap();
         assert_eq!(m.members().len(), 2);
-        let dead = Message::Dead(Accusation { incarnation: 5, node: "b".into(), from: "c".into() }).encode();
+        let dead = Message::Dead(Accusation {
+            incarnation: 5,
+            node: "b".into(),
+            from: "c".into(),
+        })
+        .encode();
         m.handle_packet(now, addr(1), &dead).unwrap();
         assert_eq!(m.members().len(), 1);
         m.handle_packet(now, addr(1), &alive(5)).unwrap();

@@ -467,13 +467,22 @@ impl PushPull {
         let mut used = r.position();
         let user_state = if h.user_state_len > 0 {
             let n = h.user_state_len as usize;
-            let u = body.get(used..used.saturating_add(n)).ok_or(WireError::TruncatedUserState)?;
+            let u = body
+                .get(used..used.saturating_add(n))
+                .ok_or(WireError::TruncatedUserState)?;
             used += n;
             Some(u.to_vec())
         } else {
             None
         };
-        Ok((PushPull { join: h.join, nodes, user_state }, used))
+        Ok((
+            PushPull {
+                join: h.join,
+                nodes,
+                user_state,
+            },
+            used,
+        ))
     }
 }
 
@@ -542,7 +551,9 @@ pub fn lzw_decompress(data: &[u8]) -> Result<Vec<u8>, WireError> {
                     return Err(WireError::Lzw("unexpected EOF".into()));
                 }
             }
-            Ok(weezl::LzwStatus::NoProgress) => return Err(WireError::Lzw("unexpected EOF".into())),
+            Ok(weezl::LzwStatus::NoProgress) => {
+                return Err(WireError::Lzw("unexpected EOF".into()));
+            }
             Err(e) => return Err(WireError::Lzw(e.to_string())),
         }
     }
@@ -661,9 +672,9 @@ fn decode_stream_inner(buf: &[u8]) -> Result<StreamMessage, WireError> {
         let (plain, _) = decompress_payload(body)?;
         // A truncated body inside a complete compress message is malformed, not "more".
         return match decode_stream_inner(&plain) {
-            Err(WireError::Msgpack(MsgpackError::Truncated)) | Err(WireError::Empty) => {
-                Err(WireError::Lzw("truncated stream message inside compress".into()))
-            }
+            Err(WireError::Msgpack(MsgpackError::Truncated)) | Err(WireError::Empty) => Err(
+                WireError::Lzw("truncated stream message inside compress".into()),
+            ),
             other => other,
         };
     }
@@ -719,7 +730,10 @@ mod tests {
     #[test]
     fn every_message_round_trips() {
         let msgs = vec![
-            Message::Ping(Ping { seq_no: 70000, node: "x".repeat(40) }),
+            Message::Ping(Ping {
+                seq_no: 70000,
+                node: "x".repeat(40),
+            }),
             Message::IndirectPing(IndirectPing {
                 seq_no: 9,
                 target: vec![192, 0, 2, 7],
@@ -727,12 +741,28 @@ mod tests {
                 node: "n".into(),
                 nack: true,
             }),
-            Message::Ack(Ack { seq_no: 1, payload: Some(b"p".to_vec()) }),
-            Message::Ack(Ack { seq_no: 1, payload: None }),
+            Message::Ack(Ack {
+                seq_no: 1,
+                payload: Some(b"p".to_vec()),
+            }),
+            Message::Ack(Ack {
+                seq_no: 1,
+                payload: None,
+            }),
             Message::Nack(Nack { seq_no: u32::MAX }),
-            Message::Err(ErrResp { error: "boom".into() }),
-            Message::Suspect(Accusation { incarnation: 3, node: "a".into(), from: "b".into() }),
-            Message::Dead(Accusation { incarnation: 3, node: "a".into(), from: "a".into() }),
+            Message::Err(ErrResp {
+                error: "boom".into(),
+            }),
+            Message::Suspect(Accusation {
+                incarnation: 3,
+                node: "a".into(),
+                from: "b".into(),
+            }),
+            Message::Dead(Accusation {
+                incarnation: 3,
+                node: "a".into(),
+                from: "a".into(),
+            }),
             Message::Alive(alive()),
             Message::User(b"data".to_vec()),
         ];
@@ -743,7 +773,11 @@ mod tests {
 
     #[test]
     fn compound_with_a_truncated_part_keeps_the_complete_ones() {
-        let a = Message::Ping(Ping { seq_no: 1, node: "a".into() }).encode();
+        let a = Message::Ping(Ping {
+            seq_no: 1,
+            node: "a".into(),
+        })
+        .encode();
         let b = Message::Alive(alive()).encode();
         let mut c = make_compound(&[a.clone(), b]);
         c.truncate(c.len() - 1);
@@ -754,7 +788,10 @@ mod tests {
 
     #[test]
     fn compressed_compound_with_crc_unpacks_to_its_messages() {
-        let a = Message::Ping(Ping { seq_no: 1, node: "a".into() });
+        let a = Message::Ping(Ping {
+            seq_no: 1,
+            node: "a".into(),
+        });
         let b = Message::Alive(alive());
         let pkt = add_crc(&compress_payload(&make_compound(&[a.encode(), b.encode()])));
         assert_eq!(unpack_packet(&pkt).unwrap(), vec![a, b]);
@@ -765,7 +802,10 @@ mod tests {
         let mut pkt = add_crc(&Message::Ping(Ping::default()).encode());
         let last = pkt.len() - 1;
         pkt[last] ^= 1;
-        assert!(matches!(unpack_packet(&pkt), Err(WireError::BadChecksum { .. })));
+        assert!(matches!(
+            unpack_packet(&pkt),
+            Err(WireError::BadChecksum { .. })
+        ));
     }
 
     #[test]
@@ -804,7 +844,10 @@ mod tests {
         for cut in 0..bytes.len() {
             assert_eq!(decode_stream(&bytes[..cut]).unwrap(), None, "cut at {cut}");
         }
-        assert_eq!(decode_stream(&bytes).unwrap(), Some(StreamMessage::PushPull(pp)));
+        assert_eq!(
+            decode_stream(&bytes).unwrap(),
+            Some(StreamMessage::PushPull(pp))
+        );
     }
 
     #[test]

@@ -14,8 +14,15 @@ pub fn go_peer() -> PathBuf {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("memberlist-go");
         let go = ["/usr/local/go/bin/go", "go"]
             .into_iter()
-            .find(|g| Command::new(g).arg("version").output().is_ok_and(|o| o.status.success()))
-            .expect("the Go toolchain (/usr/local/go/bin/go) is required to build the memberlist peer");
+            .find(|g| {
+                Command::new(g)
+                    .arg("version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .expect(
+                "the Go toolchain (/usr/local/go/bin/go) is required to build the memberlist peer",
+            );
         let status = Command::new(go)
             .args(["build", "-mod=mod", "-o"])
             .arg(&out)
@@ -23,14 +30,20 @@ pub fn go_peer() -> PathBuf {
             .current_dir(&src)
             .status()
             .expect("run go build");
-        assert!(status.success(), "go build of tests/peers/memberlist-go failed");
+        assert!(
+            status.success(),
+            "go build of tests/peers/memberlist-go failed"
+        );
         out
     })
     .clone()
 }
 
 pub fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 pub fn hex(b: &[u8]) -> String {
