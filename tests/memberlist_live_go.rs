@@ -439,3 +439,47 @@ fn rust_core_leaving_is_seen_by_go() {
     }
     assert_eq!(go.members(), ["go-node"]);
 }
+
+#[test]
+fn mixed_cluster_of_two_go_peers_and_rust_converges_and_agrees_on_a_death() {
+    let (a_ip, b_ip, rust_ip) = ("127.0.0.33", "127.0.0.34", "127.0.0.35");
+    let secret = "mixed-cluster-secret";
+    let go_a = GoPeer::start("go-a", a_ip, secret, None);
+    std::thread::sleep(Duration::from_millis(500));
+    let a_addr = SocketAddr::new(a_ip.parse().unwrap(), port());
+    let go_b = GoPeer::start("go-b", b_ip, secret, Some(a_addr));
+    let mut node = RustNode::new("rust-node", rust_ip, secret);
+    assert_eq!(node.join(a_addr), 1);
+    let all = vec![
+        "go-a".to_string(),
+        "go-b".to_string(),
+        "rust-node".to_string(),
+    ];
+    let ok = run_until(&mut node, Duration::from_secs(15), |n| {
+        n.alive_names() == all && go_a.members() == all && go_b.members() == all
+    });
+    assert!(
+        ok,
+        "ours: {:?}, go-a: {:?}, go-b: {:?}",
+        node.alive_names(),
+        go_a.members(),
+        go_b.members()
+    );
+    // Several probe rounds with indirect probes available: nobody is suspected wrongly.
+    node.run(Duration::from_secs(4));
+    assert_eq!(node.alive_names(), all);
+    assert_eq!(go_a.members(), all);
+    assert_eq!(go_a.complaints(), Vec::<String>::new());
+    drop(go_b); // SIGKILL
+    let rest = vec!["go-a".to_string(), "rust-node".to_string()];
+    let ok = run_until(&mut node, Duration::from_secs(40), |n| {
+        n.alive_names() == rest && go_a.members() == rest
+    });
+    assert!(
+        ok,
+        "ours: {:?}, go-a: {:?}",
+        node.alive_names(),
+        go_a.members()
+    );
+    assert_eq!(node.decode_errors, 0);
+}

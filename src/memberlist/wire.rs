@@ -859,4 +859,61 @@ mod tests {
         w.int(-1);
         assert_eq!(decode_stream(&w.buf), Err(WireError::BadNodeCount(-1)));
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Walks a go-msgpack map of scalars/raws and returns every type byte used for a raw.
+        fn raw_markers(body: &[u8]) -> Vec<u8> {
+            let mut r = Reader::new(body);
+            let mut out = Vec::new();
+            let n = r.map_len("m").unwrap();
+            for _ in 0..n {
+                out.push(r.rest()[0]);
+                r.key().unwrap();
+                let b = r.rest()[0];
+                if (0xa0..=0xbf).contains(&b) || matches!(b, 0xd9..=0xdb | 0xc4..=0xc6) {
+                    out.push(b);
+                }
+                r.skip().unwrap();
+            }
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn alive_round_trips_and_never_uses_str8_or_bin(
+                incarnation in any::<u32>(),
+                node in "[a-z0-9.-]{0,300}",
+                addr in prop::collection::vec(any::<u8>(), 4..=16),
+                port in any::<u16>(),
+                meta in prop::option::of(prop::collection::vec(any::<u8>(), 0..600)),
+            ) {
+                let m = Message::Alive(Alive { incarnation, node, addr, port, meta, vsn: VSN_METALLB.to_vec() });
+                let bytes = m.encode();
+                prop_assert_eq!(Message::decode(&bytes).unwrap(), m);
+                for b in raw_markers(&bytes[1..]) {
+                    prop_assert!(!matches!(b, 0xd9 | 0xc4..=0xc6), "marker {:#x}", b);
+                }
+            }
+
+            #[test]
+            fn push_pull_round_trips(
+                names in prop::collection::vec("[a-z]{1,40}", 0..20),
+                join in any::<bool>(),
+                user in prop::option::of(prop::collection::vec(any::<u8>(), 1..100)),
+            ) {
+                let nodes = names.into_iter().enumerate().map(|(i, name)| PushNodeState {
+                    name, addr: vec![192, 0, 2, i as u8], port: 7946, meta: None,
+                    incarnation: i as u32, state: (i % 4) as i64, vsn: VSN_METALLB.to_vec(),
+                }).collect();
+                let pp = PushPull { join, nodes, user_state: user };
+                let c = compress_payload(&pp.encode());
+                prop_assert_eq!(decode_stream(&c).unwrap(), Some(StreamMessage::PushPull(pp)));
+            }
+        }
+
+        const VSN_METALLB: [u8; 6] = [1, 5, 2, 0, 0, 0];
+    }
 }
