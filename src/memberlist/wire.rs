@@ -522,6 +522,9 @@ pub fn split_compound(buf: &[u8]) -> Result<(Vec<&[u8]>, usize), WireError> {
 }
 
 /// Go's `compress/lzw` with LSB order and literal width 8 (GIF flavour, no early change).
+/// Short inputs come out byte-identical to Go's writer; on long ones (hundreds of codes and
+/// more) weezl's code stream differs from Go's, both being valid: each side's reader decodes
+/// the other's output (tests/memberlist_wire_vectors.rs checks 200 kB both ways).
 pub fn lzw_compress(data: &[u8]) -> Vec<u8> {
     weezl::encode::Encoder::new(weezl::BitOrder::Lsb, 8)
         .encode(data)

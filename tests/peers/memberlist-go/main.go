@@ -224,6 +224,16 @@ func dump() {
 	out("compound", c)
 	out("lzw_raw_input", []byte(strings.Repeat("memberlist ", 20)))
 	out("lzw_raw", lzwCompress([]byte(strings.Repeat("memberlist ", 20))))
+	// Large enough to fill LZW's 4096-code table several times (clear codes mid-stream).
+	big := make([]byte, 200000)
+	for i := range big {
+		big[i] = byte((i*i + i/7) % 251)
+		if i%3 == 0 {
+			big[i] = 'a'
+		}
+	}
+	out("lzw_big_input", big)
+	out("lzw_big", lzwCompress(big))
 	out("compressed_compound", compressed(c))
 	out("crc_compressed_compound", withCrc(compressed(c)))
 	key := metallbKey("short")
