@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use ferrolb::memberlist::security::{self, metallb_key};
 use ferrolb::memberlist::state::{Action, Config, MemberState, Memberlist};
-use ferrolb::memberlist::wire::{StreamMessage, decode_stream};
+use ferrolb::memberlist::stream;
+use ferrolb::memberlist::wire::StreamMessage;
 use memberlist_support::go_peer;
 
 fn port() -> u16 {
@@ -128,26 +129,12 @@ struct RustNode {
 
 fn read_stream(s: &mut TcpStream, key: Option<[u8; 16]>) -> Option<StreamMessage> {
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let keys: Vec<[u8; 16]> = key.into_iter().collect();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        if let Some(k) = key {
-            if let Ok(Some(total)) = security::stream_frame_len(&buf[..buf.len().min(5)]) {
-                if buf.len() >= total {
-                    let plain = security::open_stream(&[k], &buf[..total]).ok()?;
-                    return decode_stream(&plain).ok().flatten();
-                }
-            } else if !buf.is_empty()
-                && security::stream_frame_len(&buf[..buf.len().min(5)]).is_err()
-            {
-                return None;
-            }
-        } else {
-            match decode_stream(&buf) {
-                Ok(Some(m)) => return Some(m),
-                Ok(None) => {}
-                Err(_) => return None,
-            }
+        if let Some(m) = stream::read_message(&buf, &keys).ok()? {
+            return Some(m);
         }
         let n = s.read(&mut chunk).ok()?;
         if n == 0 {
@@ -178,11 +165,9 @@ impl RustNode {
         }
     }
 
+    /// Stream payloads from the core are already compressed: only seal them.
     fn stream_out(&self, plain: &[u8]) -> Vec<u8> {
-        match self.key {
-            Some(k) => security::seal_stream(&k, &nonce(), plain),
-            None => plain.to_vec(),
-        }
+        stream::write_message(plain, false, self.key.as_ref(), &nonce())
     }
 
     /// Returns how many push/pulls succeeded.

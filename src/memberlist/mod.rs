@@ -7,6 +7,7 @@
 //!   push/pull stream body.
 //! * [`security`] — AES-128-GCM sealing (version 1, no padding), the TCP frame, MetalLB's key
 //!   derivation (vectors F).
+//! * [`stream`] — reading and writing one TCP stream message (frame, compress, Go's errors).
 //! * [`state`] — the sans-IO SWIM core: members and incarnations, probes, suspicion timers,
 //!   gossip queue, push/pull merge; time comes in, packets and events go out.
 //!
@@ -25,6 +26,7 @@
 pub mod msgpack;
 pub mod security;
 pub mod state;
+pub mod stream;
 pub mod wire;
 
 pub use security::metallb_key;
