@@ -182,6 +182,23 @@ impl RustNode {
                     };
                     let _ = self.udp.send_to(&bytes, to);
                 }
+                Action::TcpPing {
+                    to,
+                    seq,
+                    payload,
+                    deadline,
+                } => {
+                    let left = deadline
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_millis(1));
+                    let reply = TcpStream::connect_timeout(&to, left)
+                        .ok()
+                        .and_then(|mut s| {
+                            s.write_all(&self.stream_out(&payload)).ok()?;
+                            read_stream(&mut s, self.key)
+                        });
+                    self.core.handle_tcp_ping_reply(seq, reply);
+                }
                 Action::PushPull { to, payload, .. } => {
                     let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(1)) else {
                         continue;

@@ -6,10 +6,10 @@
 //! them when a key is set) and [`Event`]s (join/leave/update), drained by the caller.
 //! Randomness (probe order, gossip targets) comes from a seeded generator so tests replay.
 //!
-//! Differences from the Go library, none visible on the wire: no TCP fallback ping from our
-//! probes (we still answer Go's TCP pings, handled by the shell through
-//! [`Memberlist::handle_stream`]); a malformed packet is dropped whole; protocol-version
-//! negotiation (`verifyProtocol`) is not checked because every peer speaks `[1,5,2,0,0,0]`.
+//! Differences from the Go library, none visible on the wire: a malformed packet is dropped
+//! whole; protocol-version negotiation (`verifyProtocol`) is not checked because every peer
+//! speaks `[1,5,2,0,0,0]`; a probe that reached its node over the TCP fallback ends at the
+//! probe deadline rather than as soon as the TCP ack arrives (same outcome).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -150,6 +150,15 @@ pub enum Action {
         join: bool,
         payload: Vec<u8>,
     },
+    /// The TCP fallback of a failing probe (nodes speaking protocol >= 3): connect, send
+    /// `payload` (a stream message, plaintext), read one stream message back before
+    /// `deadline` and pass it (or `None` on any failure) to [`Memberlist::handle_tcp_ping_reply`].
+    TcpPing {
+        to: SocketAddr,
+        seq: u32,
+        payload: Vec<u8>,
+        deadline: Instant,
+    },
 }
 
 /// Membership changes, as memberlist's `EventDelegate` reports them.
@@ -179,6 +188,7 @@ struct Probe {
     indirect_sent: bool,
     expected_nacks: usize,
     nacks: usize,
+    tcp_contacted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -546,6 +556,17 @@ impl Memberlist {
         }
     }
 
+    /// The outcome of an [`Action::TcpPing`]: the message read back, or `None`. An ack with
+    /// the probe's sequence number counts as contact, as in Go's `sendPingAndWaitForAck`.
+    pub fn handle_tcp_ping_reply(&mut self, seq: u32, reply: Option<StreamMessage>) {
+        if let (Some(p), Some(StreamMessage::Ack(a))) = (self.probe.as_mut(), reply)
+            && p.seq == seq
+            && a.seq_no == seq
+        {
+            p.tcp_contacted = true;
+        }
+    }
+
     /// The peer's answer to one of our [`Action::PushPull`]s.
     pub fn handle_push_pull_reply(
         &mut self,
@@ -761,6 +782,7 @@ impl Memberlist {
             indirect_sent: false,
             expected_nacks: 0,
             nacks: 0,
+            tcp_contacted: false,
         });
     }
 
@@ -796,8 +818,27 @@ impl Memberlist {
                 pr.indirect_sent = true;
                 pr.expected_nacks = expected;
             }
+            if target.pmax() >= 3
+                && let Some(to) = target.socket_addr()
+            {
+                let ping = Message::Ping(Ping {
+                    seq_no: p.seq,
+                    node: target.name.clone(),
+                })
+                .encode();
+                out.push(Action::TcpPing {
+                    to,
+                    seq: p.seq,
+                    payload: self.stream_payload(ping),
+                    deadline: p.deadline,
+                });
+            }
         } else if p.indirect_sent && now >= p.deadline {
             self.probe = None;
+            if p.tcp_contacted {
+                self.apply_awareness(-1);
+                return;
+            }
             let delta = if p.expected_nacks > 0 {
                 p.expected_nacks.saturating_sub(p.nacks) as i64
             } else {
@@ -1202,6 +1243,7 @@ mod tests {
         now: Instant,
         nodes: Vec<Memberlist>,
         down: HashSet<usize>,
+        udp_blocked: HashSet<usize>,
         events: Vec<Vec<Event>>,
     }
 
@@ -1225,6 +1267,7 @@ mod tests {
                 now,
                 nodes,
                 down: HashSet::new(),
+                udp_blocked: HashSet::new(),
                 events: vec![Vec::new(); n],
             }
         }
@@ -1244,6 +1287,9 @@ mod tests {
                         let Some(dst) = self.index(to).filter(|d| !self.down.contains(d)) else {
                             continue;
                         };
+                        if self.udp_blocked.contains(&dst) || self.udp_blocked.contains(&src) {
+                            continue;
+                        }
                         let out = self.nodes[dst]
                             .handle_packet(self.now, addr(src), &payload)
                             .expect("valid packet");
@@ -1263,6 +1309,21 @@ mod tests {
                         self.nodes[src]
                             .handle_push_pull_reply(self.now, reply)
                             .unwrap();
+                    }
+                    Action::TcpPing {
+                        to, seq, payload, ..
+                    } => {
+                        let reply =
+                            self.index(to)
+                                .filter(|d| !self.down.contains(d))
+                                .and_then(|dst| {
+                                    let msg =
+                                        decode_stream(&payload).unwrap().expect("complete ping");
+                                    self.nodes[dst].handle_stream(self.now, msg)
+                                });
+                        let reply =
+                            reply.map(|r| decode_stream(&r).unwrap().expect("complete ack"));
+                        self.nodes[src].handle_tcp_ping_reply(seq, reply);
                     }
                 }
             }
@@ -1590,5 +1651,25 @@ mod tests {
         assert_eq!(m.members().len(), 1, "same incarnation does not resurrect");
         m.handle_packet(now, addr(1), &alive(6)).unwrap();
         assert_eq!(m.members().len(), 2);
+    }
+
+    #[test]
+    fn a_node_reachable_only_over_tcp_is_not_suspected() {
+        let mut sim = Sim::new(2);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        sim.udp_blocked.insert(1);
+        sim.run(Duration::from_secs(10));
+        assert_eq!(
+            sim.view(0),
+            [
+                ("node0".into(), MemberState::Alive),
+                ("node1".into(), MemberState::Alive)
+            ]
+        );
+        // Without the TCP path the same node is suspected.
+        sim.down.insert(1);
+        sim.run(Duration::from_secs(3));
+        assert_ne!(sim.view(0)[1].1, MemberState::Alive);
     }
 }
