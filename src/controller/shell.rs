@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use super::reconcile::{Controller, Ingress, LogLine, ServiceView};
 use crate::allocator::Port;
 use crate::cli::daemon::ControllerArgs;
-use crate::k8s::configmap::{ConfigEvent, on_configmap};
+use crate::k8s::configmap::{ConfigEvent, ConfigEventFilter, on_configmap};
 use crate::k8s::events::Recorder;
 use crate::k8s::queue::{TokenBucket, WorkQueue};
 use crate::k8s::{SyncState, client};
@@ -133,6 +133,7 @@ struct Shell {
     started: bool,
     client: Client,
     recorder: Recorder,
+    config_events: ConfigEventFilter,
     writes: TokenBucket,
     metrics: ControllerMetrics,
     /// Services that could not allocate because the controller was not synced or was in an
@@ -285,7 +286,7 @@ impl Shell {
                 let ns = self.configmap.as_ref().and_then(|c| c.namespace()).unwrap_or_default();
                 let name = self.configmap.as_ref().map(|c| c.name_any()).unwrap_or_default();
                 emit(Some(("configmap", &format!("{ns}/{name}"))), &out.logs);
-                if let (Some(cm), Some(ev)) = (self.configmap.clone(), out.event.clone()) {
+                if let (Some(cm), Some(ev)) = (self.configmap.clone(), self.config_events.filter(out.event.clone())) {
                     let (warning, reason, msg) = match ev {
                         ConfigEvent::Stale(t) => (true, "ConfigStale", t),
                         ConfigEvent::Loaded => (false, "ConfigLoaded", "config (re)loaded".to_string()),
@@ -425,6 +426,7 @@ async fn run_async(args: &ControllerArgs) -> i32 {
         configmap_listed: false,
         started: false,
         recorder: Recorder::new(client.clone(), "metallb-controller"),
+        config_events: ConfigEventFilter::default(),
         client,
         writes: TokenBucket::new(args.kube_api_qps as f64, args.kube_api_burst),
         metrics: ControllerMetrics::default(),
