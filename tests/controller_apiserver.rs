@@ -133,6 +133,12 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     assert!(body.contains("metallb_k8s_client_updates_total "), "{body}");
     assert_eq!(http_get("/").map(|r| r.0), Some(404));
     assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
+
+    // SIGTERM: a clean exit (status 0).
+    let pid = ctl.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = wait_for(Duration::from_secs(10), || ctl.try_wait()).expect("exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]
