@@ -407,6 +407,42 @@ impl Memberlist {
         }
     }
 
+    /// [`Self::leave`], then the dead-about-ourselves message sent at once, as one packet, to
+    /// every member not known dead or left, instead of waiting for the next gossip round to
+    /// pick up to 3 of them. On the wire this is an ordinary `dead` packet (Go handles it like
+    /// a gossiped one: From = Node means "left"); the gossip queue still retransmits it as Go
+    /// does, so a lost packet costs nothing. This is what makes a graceful handover take one
+    /// packet's flight instead of up to a gossip interval per hop.
+    pub fn announce_leave(&mut self, now: Instant) -> Vec<Action> {
+        let was_left = self.left;
+        self.leave(now);
+        let mut out = Vec::new();
+        if was_left {
+            return out;
+        }
+        let Some(me) = self.find(&self.cfg.name).map(|i| self.nodes[i].clone()) else {
+            return out;
+        };
+        let dead = Message::Dead(Accusation {
+            incarnation: me.incarnation,
+            node: me.name.clone(),
+            from: me.name.clone(),
+        })
+        .encode();
+        let targets: Vec<Member> = self
+            .nodes
+            .iter()
+            .filter(|n| n.name != me.name && !n.state.dead_or_left())
+            .cloned()
+            .collect();
+        for n in targets {
+            if let Some(addr) = n.socket_addr() {
+                self.raw_send(addr, Some(n.pmax()), dead.clone(), &mut out);
+            }
+        }
+        out
+    }
+
     /// The leave broadcast went out its full retransmit count (or nobody else is alive).
     pub fn leave_finished(&self) -> bool {
         self.leave_broadcast_done
@@ -1501,6 +1537,36 @@ mod tests {
                 sim.view(i)
             );
         }
+    }
+
+    #[test]
+    fn announced_leave_reaches_every_member_without_any_gossip_round() {
+        let mut sim = Sim::new(4);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        let out = sim.nodes[3].announce_leave(sim.now);
+        let mut to: Vec<SocketAddr> = out
+            .iter()
+            .map(|a| match a {
+                Action::SendPacket { to, .. } => *to,
+                other => panic!("unexpected action {other:?}"),
+            })
+            .collect();
+        to.sort();
+        assert_eq!(to, [addr(0), addr(1), addr(2)]);
+        // Delivered with no tick in between: everyone already holds node3 as left.
+        sim.perform(3, out);
+        for i in 0..3 {
+            assert!(
+                sim.view(i).contains(&("node3".into(), MemberState::Left)),
+                "{:?}",
+                sim.view(i)
+            );
+        }
+        assert!(
+            sim.nodes[3].announce_leave(sim.now).is_empty(),
+            "a second leave sends nothing"
+        );
     }
 
     #[test]
