@@ -1094,6 +1094,15 @@ impl Memberlist {
         let mut updates_node = false;
         let idx = match self.find(&a.node) {
             None => {
+                // Go adds a dead placeholder for an unknown name before the incarnation check,
+                // so a garbled alive (no name, incarnation 0, no versions: what tolerant
+                // msgpack makes of junk) would stay in the node list and go out in every
+                // push/pull, where Go's verifyProtocol refuses the whole state ("protocol
+                // version (0) is incompatible"). v0.1.7 always sends a name, an incarnation
+                // >= 1 and six version bytes, so such a message can only be garbage.
+                if a.node.is_empty() || a.incarnation == 0 || a.vsn.len() < 6 {
+                    return;
+                }
                 let mut vsn = [0u8; 6];
                 if a.vsn.len() >= 6 {
                     vsn.copy_from_slice(&a.vsn[..6]);
@@ -1567,6 +1576,29 @@ mod tests {
             sim.nodes[3].announce_leave(sim.now).is_empty(),
             "a second leave sends nothing"
         );
+    }
+
+    #[test]
+    fn a_garbled_alive_leaves_no_placeholder_that_would_poison_push_pull() {
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            Instant::now(),
+            1,
+        );
+        // `[4, 0x80]`: an alive with an empty map, all fields at their zero values.
+        assert_eq!(m.handle_packet(Instant::now(), addr(1), &[4, 0x80]), Ok(vec![]));
+        let junk = Message::Alive(Alive {
+            incarnation: 3,
+            node: "x".into(),
+            addr: vec![127, 0, 0, 2],
+            port: 7946,
+            meta: None,
+            vsn: vec![],
+        })
+        .encode();
+        m.handle_packet(Instant::now(), addr(1), &junk).unwrap();
+        let names: Vec<&str> = m.nodes().iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a"]);
     }
 
     #[test]
