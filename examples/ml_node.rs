@@ -78,7 +78,7 @@ async fn main() {
     let (h, mut events) = match MemberlistHandle::start(cfg).await {
         Ok(x) => x,
         Err(e) => {
-            esay!("start: {e}");
+            eprintln!("start: {e}");
             std::process::exit(1);
         }
     };
