@@ -48,12 +48,17 @@ fn print_members(h: &MemberlistHandle) {
         .members()
         .into_iter()
         .map(|m| {
-            let addr = m.addr.map(|a| std::net::SocketAddr::new(a, m.port).to_string());
+            let addr = m
+                .addr
+                .map(|a| std::net::SocketAddr::new(a, m.port).to_string());
             (m.name, addr)
         })
         .collect();
     ms.sort();
-    let ms: Vec<_> = ms.into_iter().map(|(n, a)| json!({"name": n, "addr": a})).collect();
+    let ms: Vec<_> = ms
+        .into_iter()
+        .map(|(n, a)| json!({"name": n, "addr": a}))
+        .collect();
     say!("{}", json!({ "members": ms }));
 }
 

@@ -135,7 +135,11 @@ impl Node {
         };
         let mut v: Vec<String> = last["members"]
             .as_array()
-            .map(|a| a.iter().map(|m| m["name"].as_str().unwrap().to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|m| m["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -231,16 +235,27 @@ fn names(v: &[&str]) -> Vec<String> {
 fn converge(nodes: &[&Node], want: &[&str], limit: Duration) {
     let want = names(want);
     let ok = wait(limit, || nodes.iter().all(|n| n.members() == want));
-    let views: Vec<(String, Vec<String>)> =
-        nodes.iter().map(|n| (n.name.clone(), n.members())).collect();
+    let views: Vec<(String, Vec<String>)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.members()))
+        .collect();
     assert!(ok, "wanted {want:?} everywhere, got {views:?}");
 }
 
 /// Nobody logged a memberlist error or warning, and our nodes dropped nothing.
 fn quiet(nodes: &[&Node]) {
     for n in nodes {
-        assert_eq!(n.complaints(), Vec::<String>::new(), "{} complained", n.name);
-        for k in ["packets_malformed", "packets_undecryptable", "streams_refused"] {
+        assert_eq!(
+            n.complaints(),
+            Vec::<String>::new(),
+            "{} complained",
+            n.name
+        );
+        for k in [
+            "packets_malformed",
+            "packets_undecryptable",
+            "streams_refused",
+        ] {
             assert_eq!(n.stat(k), 0, "{} counted {k}: {}", n.name, n.stats());
         }
     }
@@ -258,13 +273,21 @@ fn see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
     let rust = Node::start(Kind::Rust, "rust-b", rust_ip, secret, &[go_ip]);
     converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
     let j = rust.join_line().expect("join line");
-    assert_eq!((j["nb joigned"].as_u64(), j["error ?"].is_null()), (Some(1), true), "{j}");
+    assert_eq!(
+        (j["nb joigned"].as_u64(), j["error ?"].is_null()),
+        (Some(1), true),
+        "{j}"
+    );
     // A Go peer joins the ferrolb node (the TCP push/pull in the other direction).
     let go2 = Node::start(Kind::Go, "go-c", &bump(go_ip, 1), secret, &[rust_ip]);
     converge(&[&go, &rust, &go2], &["go-a", "go-c", "rust-b"], CONVERGE);
     // Several probe, gossip and push/pull-free rounds later, still one quiet cluster.
     std::thread::sleep(Duration::from_secs(4));
-    converge(&[&go, &rust, &go2], &["go-a", "go-c", "rust-b"], Duration::ZERO);
+    converge(
+        &[&go, &rust, &go2],
+        &["go-a", "go-c", "rust-b"],
+        Duration::ZERO,
+    );
     quiet(&[&go, &rust, &go2]);
     assert!(rust.stat("packets_received") > 0, "{}", rust.stats());
 }
@@ -282,20 +305,45 @@ fn rust_node_and_go_peers_agree_on_members_without_encryption() {
 
 #[test]
 fn rust_node_and_go_peers_agree_on_members_with_metallb_encryption() {
-    see_each_other("memberlist-secret-of-the-cluster", "127.0.0.63", "127.0.0.65");
+    see_each_other(
+        "memberlist-secret-of-the-cluster",
+        "127.0.0.63",
+        "127.0.0.65",
+    );
 }
 
 #[test]
 fn a_different_secret_never_joins_in_either_direction() {
     let go = Node::start(Kind::Go, "go-a", "127.0.0.66", "the-go-secret", &[]);
-    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.67", "another-secret", &["127.0.0.66"]);
+    let rust = Node::start(
+        Kind::Rust,
+        "rust-b",
+        "127.0.0.67",
+        "another-secret",
+        &["127.0.0.66"],
+    );
     let j = rust.join_line().expect("join line");
     assert_eq!(j["nb joigned"].as_u64(), Some(0), "{j}");
     assert!(!j["error ?"].is_null(), "{j}");
-    let go2 = Node::start(Kind::Go, "go-c", "127.0.0.68", "the-go-secret", &["127.0.0.67"]);
+    let go2 = Node::start(
+        Kind::Go,
+        "go-c",
+        "127.0.0.68",
+        "the-go-secret",
+        &["127.0.0.67"],
+    );
     // An unencrypted node does not get in either.
-    let plain = Node::start(Kind::Rust, "rust-d", "127.0.0.69", "", &["127.0.0.66", "127.0.0.67"]);
-    assert_eq!(plain.join_line().expect("join line")["nb joigned"].as_u64(), Some(0));
+    let plain = Node::start(
+        Kind::Rust,
+        "rust-d",
+        "127.0.0.69",
+        "",
+        &["127.0.0.66", "127.0.0.67"],
+    );
+    assert_eq!(
+        plain.join_line().expect("join line")["nb joigned"].as_u64(),
+        Some(0)
+    );
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(go.members(), ["go-a"]);
     assert_eq!(rust.members(), ["rust-b"]);
@@ -306,7 +354,10 @@ fn a_different_secret_never_joins_in_either_direction() {
         "go-c's and rust-d's joins were refused and counted: {}",
         rust.stats()
     );
-    assert!(go.log_has("failed to receive"), "the Go peer refused our join stream");
+    assert!(
+        go.log_has("failed to receive"),
+        "the Go peer refused our join stream"
+    );
 }
 
 #[test]
@@ -353,13 +404,19 @@ fn sigterm_makes_go_peers_see_the_rust_node_left_not_failed() {
     rust.sigterm();
     converge(&[&go, &go2], &["go-a", "go-c"], Duration::from_secs(5));
     let seen = t.elapsed();
-    assert!(rust.wait_exit(Duration::from_secs(3)), "rust-b exits after leaving");
+    assert!(
+        rust.wait_exit(Duration::from_secs(3)),
+        "rust-b exits after leaving"
+    );
     let leave = rust
         .lines()
         .iter()
         .find_map(|v| v.get("leave").cloned())
         .expect("leave line");
-    assert!(leave["error"].is_null(), "leave broadcast done before the 1 s timeout: {leave}");
+    assert!(
+        leave["error"].is_null(),
+        "leave broadcast done before the 1 s timeout: {leave}"
+    );
     for g in [&go, &go2] {
         assert!(
             !g.log_has("Suspect rust-b") && !g.log_has("Marking rust-b as failed"),
@@ -367,7 +424,11 @@ fn sigterm_makes_go_peers_see_the_rust_node_left_not_failed() {
             g.name
         );
     }
-    println!("graceful leave seen by both Go peers after {} ms (leave call {} ms)", seen.as_millis(), leave["ms"]);
+    println!(
+        "graceful leave seen by both Go peers after {} ms (leave call {} ms)",
+        seen.as_millis(),
+        leave["ms"]
+    );
 }
 
 #[test]
@@ -410,7 +471,11 @@ fn one_go_peer_and_two_rust_nodes_converge_and_agree_on_a_death() {
     let r2 = Node::start(Kind::Rust, "rust-c", "127.0.0.86", secret, &["127.0.0.85"]);
     converge(&[&a, &r1, &r2], &["go-a", "rust-b", "rust-c"], CONVERGE);
     std::thread::sleep(Duration::from_secs(4));
-    converge(&[&a, &r1, &r2], &["go-a", "rust-b", "rust-c"], Duration::ZERO);
+    converge(
+        &[&a, &r1, &r2],
+        &["go-a", "rust-b", "rust-c"],
+        Duration::ZERO,
+    );
     quiet(&[&a, &r1, &r2]);
     drop(r1);
     converge(&[&a, &r2], &["go-a", "rust-c"], DETECT);
@@ -436,12 +501,12 @@ fn garbage(i: u32) -> Vec<u8> {
     let body: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
     let ty = [(i % 14) as u8];
     let prefix: &[u8] = match i % 6 {
-        0 => &ty,                // any type, junk body
-        1 => &[7, 200, 0, 5],    // compound with lying lengths
-        2 => &[9, 0x82, 0xa4],   // compress with a broken map
-        3 => &[12, 1, 2, 3, 4],  // hasCrc with a wrong CRC
-        4 => &[10, 1],           // an encrypt envelope on a plain node
-        _ => &[],                // random bytes
+        0 => &ty,               // any type, junk body
+        1 => &[7, 200, 0, 5],   // compound with lying lengths
+        2 => &[9, 0x82, 0xa4],  // compress with a broken map
+        3 => &[12, 1, 2, 3, 4], // hasCrc with a wrong CRC
+        4 => &[10, 1],          // an encrypt envelope on a plain node
+        _ => &[],               // random bytes
     };
     [prefix, &body[..]].concat()
 }
@@ -472,7 +537,8 @@ fn a_flood_of_garbage_datagrams_is_counted_and_the_node_stays_healthy() {
         let _ = c.write_all(&[6, 0xde, 0xad, 0xbe, 0xef, 0xff, 0xc1]);
     }
     assert!(
-        wait(Duration::from_secs(5), || rust.stat("packets_malformed") > u64::from(n) / 2
+        wait(Duration::from_secs(5), || rust.stat("packets_malformed")
+            > u64::from(n) / 2
             && rust.stat("streams_refused") >= 5),
         "most of the garbage arrived and was counted: {}",
         rust.stats()
@@ -480,11 +546,15 @@ fn a_flood_of_garbage_datagrams_is_counted_and_the_node_stays_healthy() {
     // Still a healthy member: it answers probes and keeps its view.
     std::thread::sleep(Duration::from_secs(3));
     converge(&[&go, &rust], &["go-a", "rust-b"], Duration::ZERO);
-    assert!(!go.log_has("Suspect rust-b"), "the Go peer never suspected rust-b");
+    assert!(
+        !go.log_has("Suspect rust-b"),
+        "the Go peer never suspected rust-b"
+    );
     assert_eq!(go.complaints(), Vec::<String>::new());
     let packets_before = rust.stat("packets_received");
     assert!(
-        wait(Duration::from_secs(5), || rust.stat("packets_received") > packets_before),
+        wait(Duration::from_secs(5), || rust.stat("packets_received")
+            > packets_before),
         "still receiving probes and gossip"
     );
 }
@@ -498,11 +568,17 @@ fn a_keyed_node_counts_undecryptable_garbage_and_stays_healthy() {
     let n = 5_000;
     flood("127.0.0.93", n);
     assert!(
-        wait(Duration::from_secs(5), || rust.stat("packets_undecryptable") > u64::from(n) / 2),
+        wait(Duration::from_secs(5), || rust
+            .stat("packets_undecryptable")
+            > u64::from(n) / 2),
         "{}",
         rust.stats()
     );
-    assert_eq!(rust.stat("packets_malformed"), 0, "nothing undecryptable reached the decoder");
+    assert_eq!(
+        rust.stat("packets_malformed"),
+        0,
+        "nothing undecryptable reached the decoder"
+    );
     std::thread::sleep(Duration::from_secs(3));
     converge(&[&go, &rust], &["go-a", "rust-b"], Duration::ZERO);
     assert!(!go.log_has("Suspect rust-b"));

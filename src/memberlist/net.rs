@@ -305,10 +305,7 @@ impl MemberlistHandle {
             }
             None => bound,
         };
-        let key = cfg
-            .secret
-            .as_deref()
-            .and_then(security::metallb_key_bytes);
+        let key = cfg.secret.as_deref().and_then(security::metallb_key_bytes);
         let mut core_cfg = Config::metallb(&cfg.name, advertise.ip(), key.is_some());
         core_cfg.port = advertise.port();
         let seed = u64::from_le_bytes(random_bytes::<8>().unwrap_or_default());
@@ -391,7 +388,9 @@ impl MemberlistHandle {
             for to in resolved {
                 match self.push_pull_join(to).await {
                     Ok(()) => out.joined += 1,
-                    Err(e) => out.failures.push(format!("Failed to join {}: {e}", to.ip())),
+                    Err(e) => out
+                        .failures
+                        .push(format!("Failed to join {}: {e}", to.ip())),
                 }
             }
         }
@@ -457,7 +456,10 @@ impl Actor {
         loop {
             // A deadline already past (a timer the core has just handled) must not spin.
             let now = Instant::now();
-            let wake = self.core.next_deadline().max(now + Duration::from_millis(1));
+            let wake = self
+                .core
+                .next_deadline()
+                .max(now + Duration::from_millis(1));
             tokio::select! {
                 r = self.udp.recv_from(&mut buf) => {
                     if let Ok((n, from)) = r {
@@ -661,7 +663,11 @@ async fn resolve(s: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> 
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(vec![a]);
     }
-    if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         return Ok(vec![SocketAddr::new(ip, default_port)]);
     }
     let (host, port) = match s.rsplit_once(':') {
@@ -737,7 +743,10 @@ enum ReadError {
     Stream(#[from] stream::StreamError),
 }
 
-async fn read_stream(conn: &mut TcpStream, key: Option<[u8; 16]>) -> Result<StreamMessage, ReadError> {
+async fn read_stream(
+    conn: &mut TcpStream,
+    key: Option<[u8; 16]>,
+) -> Result<StreamMessage, ReadError> {
     let keys: Vec<[u8; 16]> = key.into_iter().collect();
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
@@ -878,7 +887,10 @@ mod tests {
             joined: 0,
             failures: vec!["a".into(), "b".into()],
         };
-        assert_eq!(two.error().as_deref(), Some("2 errors occurred:\n\t* a\n\t* b\n\n"));
+        assert_eq!(
+            two.error().as_deref(),
+            Some("2 errors occurred:\n\t* a\n\t* b\n\n")
+        );
     }
 
     #[tokio::test]
@@ -911,11 +923,17 @@ mod tests {
         };
         let (hb, _eb) = MemberlistHandle::start(b).await.expect("start b");
         let first = ea.recv().await.expect("own join");
-        assert_eq!((first.kind, first.node.name.as_str()), (NodeEventKind::Join, "a"));
+        assert_eq!(
+            (first.kind, first.node.name.as_str()),
+            (NodeEventKind::Join, "a")
+        );
         let out = hb.join(&[ha.advertise_addr().to_string()]).await;
         assert_eq!((out.joined, out.error()), (1, None));
         let second = ea.recv().await.expect("b joins");
-        assert_eq!((second.kind, second.node.name.as_str()), (NodeEventKind::Join, "b"));
+        assert_eq!(
+            (second.kind, second.node.name.as_str()),
+            (NodeEventKind::Join, "b")
+        );
         let names = |h: &MemberlistHandle| {
             let mut v: Vec<String> = h.members().into_iter().map(|m| m.name).collect();
             v.sort();
@@ -948,7 +966,9 @@ mod tests {
         assert_eq!(out.joined, 0);
         assert_eq!(
             out.failures,
-            [format!("Failed to join 127.0.0.1: dial tcp {closed}: connect: connection refused")]
+            [format!(
+                "Failed to join 127.0.0.1: dial tcp {closed}: connect: connection refused"
+            )]
         );
         h.shutdown().await;
     }

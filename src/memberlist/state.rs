@@ -1586,7 +1586,10 @@ mod tests {
             1,
         );
         // `[4, 0x80]`: an alive with an empty map, all fields at their zero values.
-        assert_eq!(m.handle_packet(Instant::now(), addr(1), &[4, 0x80]), Ok(vec![]));
+        assert_eq!(
+            m.handle_packet(Instant::now(), addr(1), &[4, 0x80]),
+            Ok(vec![])
+        );
         let junk = Message::Alive(Alive {
             incarnation: 3,
             node: "x".into(),
