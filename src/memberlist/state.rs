@@ -1094,12 +1094,13 @@ impl Memberlist {
         let mut updates_node = false;
         let idx = match self.find(&a.node) {
             None => {
-                // Go adds a dead placeholder for an unknown name before the incarnation check,
-                // so a garbled alive (no name, incarnation 0, no versions: what tolerant
-                // msgpack makes of junk) would stay in the node list and go out in every
-                // push/pull, where Go's verifyProtocol refuses the whole state ("protocol
-                // version (0) is incompatible"). v0.1.7 always sends a name, an incarnation
-                // >= 1 and six version bytes, so such a message can only be garbage.
+                // Tolerant msgpack makes an `alive` with zero-valued fields of many junk
+                // datagrams. Go would add a node for it; with an incarnation > 0 and no
+                // versions it becomes an alive member named by the junk with versions 0,
+                // which then goes out in every push/pull, where Go's verifyProtocol refuses
+                // the whole state ("protocol version (0) is incompatible") until it dies.
+                // v0.1.7 always sends a name, an incarnation >= 1 and six version bytes, so
+                // anything else about an unknown node can only be garbage.
                 if a.node.is_empty() || a.incarnation == 0 || a.vsn.len() < 6 {
                     return;
                 }
@@ -1579,7 +1580,7 @@ mod tests {
     }
 
     #[test]
-    fn a_garbled_alive_leaves_no_placeholder_that_would_poison_push_pull() {
+    fn a_garbled_alive_adds_no_member_that_would_poison_push_pull() {
         let mut m = Memberlist::new(
             Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
             Instant::now(),
