@@ -8,7 +8,8 @@
 //! them), `{"event":"NodeJoin","node":..,"addr":..,"state":"alive"}` per event, `{"join":{"nb joigned":n,
 //! "error ?":..}}` after the join, `{"stats":{..}}` each second the counters changed. On SIGTERM
 //! (or, with `--exit-on-stdin-eof`, when stdin closes) it leaves with MetalLB's 1 s timeout, prints `{"leave":{..}}` and
-//! exits 0.
+//! exits 0. memberlist's own log lines come as `{"component":"MemberList","msg":..}`, as
+//! MetalLB re-emits them.
 
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,8 @@ async fn main() {
         secret: (!args.secret.is_empty()).then(|| args.secret.clone().into_bytes()),
         ..MlConfig::new(&args.name, args.bind)
     };
-    let (h, mut events) = match MemberlistHandle::start(cfg).await {
+    let (log_tx, mut logs) = tokio::sync::mpsc::unbounded_channel();
+    let (h, mut events) = match MemberlistHandle::start_with_log(cfg, Some(log_tx)).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("start: {e}");
@@ -119,6 +121,7 @@ async fn main() {
                 say!("{}", json!({"event": e.kind.as_str(), "node": e.node.name, "addr": addr, "state": state}));
                 print_members(&h);
             }
+            Some(line) = logs.recv() => say!("{}", json!({"component": "MemberList", "msg": line})),
             _ = term.recv() => break,
             Some(()) = eof_rx.recv() => break,
             _ = tick.tick() => {

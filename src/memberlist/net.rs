@@ -239,7 +239,16 @@ struct Shared {
     advertise: SocketAddr,
     members: Mutex<Vec<MemberInfo>>,
     counters: Counters,
+    log: Option<mpsc::UnboundedSender<String>>,
     push_pulls_in_flight: AtomicUsize,
+}
+
+impl Shared {
+    fn log(&self, line: String) {
+        if let Some(l) = &self.log {
+            let _ = l.send(line);
+        }
+    }
 }
 
 enum Command {
@@ -297,6 +306,15 @@ impl MemberlistHandle {
     pub async fn start(
         cfg: MlConfig,
     ) -> Result<(MemberlistHandle, mpsc::UnboundedReceiver<NodeEvent>), StartError> {
+        Self::start_with_log(cfg, None).await
+    }
+
+    /// [`Self::start`], with memberlist's log lines (Go's texts, `[DEBUG] memberlist: …`,
+    /// no timestamp) sent to `log`; MetalLB re-emits them as `{"component":"MemberList",..}`.
+    pub async fn start_with_log(
+        cfg: MlConfig,
+        log: Option<mpsc::UnboundedSender<String>>,
+    ) -> Result<(MemberlistHandle, mpsc::UnboundedReceiver<NodeEvent>), StartError> {
         let (udp, tcp, bound) = bind(cfg.bind_addr, cfg.bind_port).await?;
         let advertise = match cfg.advertise {
             Some(a) => a,
@@ -315,6 +333,7 @@ impl MemberlistHandle {
             advertise,
             members: Mutex::new(Vec::new()),
             counters: Counters::default(),
+            log,
             push_pulls_in_flight: AtomicUsize::new(0),
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -381,16 +400,20 @@ impl MemberlistHandle {
             let resolved = match resolve(s, self.shared.advertise.port()).await {
                 Ok(r) => r,
                 Err(e) => {
-                    out.failures.push(format!("Failed to resolve {s}: {e}"));
+                    let f = format!("Failed to resolve {s}: {e}");
+                    self.shared.log(format!("[WARN] memberlist: {f}"));
+                    out.failures.push(f);
                     continue;
                 }
             };
             for to in resolved {
                 match self.push_pull_join(to).await {
                     Ok(()) => out.joined += 1,
-                    Err(e) => out
-                        .failures
-                        .push(format!("Failed to join {}: {e}", to.ip())),
+                    Err(e) => {
+                        let f = format!("Failed to join {}: {e}", to.ip());
+                        self.shared.log(format!("[DEBUG] memberlist: {f}"));
+                        out.failures.push(f);
+                    }
                 }
             }
         }
@@ -406,7 +429,14 @@ impl MemberlistHandle {
         let payload = rx
             .await
             .map_err(|_| "memberlist has been shut down".to_string())?;
-        let msg = exchange(to, &payload, self.shared.key, TCP_TIMEOUT).await?;
+        let msg = exchange(
+            to,
+            &payload,
+            self.shared.key,
+            TCP_TIMEOUT,
+            Some(&self.shared),
+        )
+        .await?;
         let (reply, rx) = oneshot::channel();
         self.owner
             .cmd
@@ -467,8 +497,9 @@ impl Actor {
                     }
                 }
                 r = self.tcp.accept() => {
-                    if let Ok((conn, _)) = r {
+                    if let Ok((conn, peer)) = r {
                         Counters::bump(&self.shared.counters.streams_accepted);
+                        self.shared.log(format!("[DEBUG] memberlist: Stream connection from={peer}"));
                         tokio::spawn(inbound(conn, self.shared.clone(), self.cmd_tx.clone()));
                     }
                 }
@@ -496,11 +527,21 @@ impl Actor {
     async fn datagram(&mut self, data: &[u8], from: SocketAddr) {
         let c = &self.shared.counters;
         Counters::bump(&c.packets_received);
+        if data.is_empty() {
+            Counters::bump(&c.packets_malformed);
+            self.shared.log(format!(
+                "[ERR] memberlist: UDP packet too short (0 bytes) from={from}"
+            ));
+            return;
+        }
         let plain = match &self.shared.key {
             Some(k) => match security::open(std::slice::from_ref(k), data, &[]) {
                 Ok(p) => p,
-                Err(_) => {
+                Err(e) => {
                     Counters::bump(&c.packets_undecryptable);
+                    self.shared.log(format!(
+                        "[ERR] memberlist: Decrypt packet failed: {e} from={from}"
+                    ));
                     return;
                 }
             },
@@ -508,7 +549,10 @@ impl Actor {
         };
         match self.core.handle_packet(Instant::now(), from, &plain) {
             Ok(actions) => self.perform(actions).await,
-            Err(_) => Counters::bump(&self.shared.counters.packets_malformed),
+            Err(e) => {
+                Counters::bump(&self.shared.counters.packets_malformed);
+                self.shared.log(decode_error_line(&e, from));
+            }
         }
     }
 
@@ -564,10 +608,22 @@ impl Actor {
                     let _ = self.udp.send_to(&bytes, to).await;
                 }
                 Action::PushPull { to, payload, .. } => {
-                    let key = self.shared.key;
+                    let shared = self.shared.clone();
                     let tx = self.cmd_tx.clone();
+                    let name = self
+                        .core
+                        .nodes()
+                        .iter()
+                        .find(|n| n.socket_addr() == Some(to))
+                        .map_or_else(|| to.to_string(), |n| n.name.clone());
                     tokio::spawn(async move {
-                        let r = exchange(to, &payload, key, TCP_TIMEOUT).await;
+                        let r =
+                            exchange(to, &payload, shared.key, TCP_TIMEOUT, Some(&shared)).await;
+                        if let Err(e) = &r {
+                            shared.log(format!(
+                                "[ERR] memberlist: Push/Pull with {name} failed: {e}"
+                            ));
+                        }
                         let _ = tx.send(Command::PushPullDone(r));
                     });
                 }
@@ -581,7 +637,7 @@ impl Actor {
                     let tx = self.cmd_tx.clone();
                     let left = deadline.saturating_duration_since(Instant::now());
                     tokio::spawn(async move {
-                        let reply = exchange(to, &payload, key, left).await.ok();
+                        let reply = exchange(to, &payload, key, left, None).await.ok();
                         let _ = tx.send(Command::TcpPingDone { seq, reply });
                     });
                 }
@@ -590,6 +646,9 @@ impl Actor {
     }
 
     fn after_step(&mut self) {
+        for line in self.core.take_logs() {
+            self.shared.log(line);
+        }
         let events = self.core.take_events();
         if !events.is_empty() {
             self.publish();
@@ -702,11 +761,17 @@ async fn exchange(
     payload: &[u8],
     key: Option<[u8; 16]>,
     limit: Duration,
+    push_pull_log: Option<&Shared>,
 ) -> Result<StreamMessage, String> {
     let work = async {
         let mut conn = TcpStream::connect(to)
             .await
             .map_err(|e| format!("dial tcp {to}: {}", go_errno_text(&e)))?;
+        if let Some(s) = push_pull_log {
+            s.log(format!(
+                "[DEBUG] memberlist: Initiating push/pull sync with: {to}"
+            ));
+        }
         let bytes = stream_out(payload, key.as_ref()).ok_or("no randomness for a nonce")?;
         conn.write_all(&bytes)
             .await
@@ -785,7 +850,14 @@ async fn inbound(mut conn: TcpStream, shared: Arc<Shared>, cmd: mpsc::UnboundedS
             return;
         }
         Err(_) => {
-            refuse(&mut conn, &shared, "i/o timeout".into()).await;
+            let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let peer = conn.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+            refuse(
+                &mut conn,
+                &shared,
+                format!("read tcp {local}->{peer}: i/o timeout"),
+            )
+            .await;
             return;
         }
     };
@@ -795,6 +867,7 @@ async fn inbound(mut conn: TcpStream, shared: Arc<Shared>, cmd: mpsc::UnboundedS
         if n >= MAX_PUSH_PULL_REQUESTS {
             shared.push_pulls_in_flight.fetch_sub(1, Ordering::SeqCst);
             Counters::bump(&shared.counters.streams_refused);
+            shared.log("[ERR] memberlist: Too many pending push/pull requests".into());
             return;
         }
     }
@@ -812,6 +885,13 @@ async fn inbound(mut conn: TcpStream, shared: Arc<Shared>, cmd: mpsc::UnboundedS
 
 async fn refuse(conn: &mut TcpStream, shared: &Shared, error: String) {
     Counters::bump(&shared.counters.streams_refused);
+    let peer = conn
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "<unknown address>".into());
+    shared.log(format!(
+        "[ERR] memberlist: failed to receive: {error} from={peer}"
+    ));
     let resp = Message::Err(ErrResp { error }).encode();
     // `rawSendMsgStream`: compressed (DefaultLANConfig) and sealed when a key is set.
     let body = super::wire::compress_payload(&resp);
@@ -824,6 +904,27 @@ async fn refuse(conn: &mut TcpStream, shared: &Shared, error: String) {
     };
     let bytes = stream::write_message(&body, false, shared.key.as_ref(), &nonce);
     let _ = tokio::time::timeout(TCP_TIMEOUT, conn.write_all(&bytes)).await;
+}
+
+/// The line Go logs for an undecodable datagram where the cause maps onto one of its own
+/// (unknown type, bad CRC, compound, compress); otherwise a line of the same shape.
+fn decode_error_line(e: &super::wire::WireError, from: SocketAddr) -> String {
+    use super::wire::WireError as W;
+    match e {
+        W::UnknownType(t) => format!("[ERR] memberlist: msg type ({t}) not supported from={from}"),
+        W::BadChecksum { computed, expected } => {
+            format!(
+                "[WARN] memberlist: Got invalid checksum for UDP packet: {computed:x}, {expected:x}"
+            )
+        }
+        W::CompoundEmpty | W::CompoundTruncatedLengths => {
+            format!("[ERR] memberlist: Failed to decode compound request: {e} from={from}")
+        }
+        W::UnknownCompression(_) | W::Lzw(_) | W::DecompressedTooLarge(_) => {
+            format!("[ERR] memberlist: Failed to decompress payload: {e} from={from}")
+        }
+        _ => format!("[ERR] memberlist: Failed to decode message: {e} from={from}"),
+    }
 }
 
 /// The wording of Go's `net` errors for the errno values a dial or read meets.
@@ -949,6 +1050,51 @@ mod tests {
         );
         hb.shutdown().await;
         ha.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn junk_is_counted_and_logged_with_go_texts() {
+        let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+        let cfg = MlConfig {
+            bind_port: 0,
+            ..MlConfig::new("a", "127.0.0.1".parse().unwrap())
+        };
+        let (h, _e) = MemberlistHandle::start_with_log(cfg, Some(log_tx))
+            .await
+            .expect("start");
+        let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let from = s.local_addr().unwrap();
+        s.send_to(&[99, 1, 2], h.advertise_addr()).await.unwrap();
+        s.send_to(&[12, 0, 0, 0, 0, 0], h.advertise_addr())
+            .await
+            .unwrap();
+        let mut tcp = TcpStream::connect(h.advertise_addr()).await.unwrap();
+        tcp.write_all(&[42]).await.unwrap();
+        let mut reply = Vec::new();
+        let _ = tcp.read_to_end(&mut reply).await;
+        let want = [
+            format!("[ERR] memberlist: msg type (99) not supported from={from}"),
+            "[WARN] memberlist: Got invalid checksum for UDP packet: d202ef8d, 0".to_string(),
+            format!(
+                "[ERR] memberlist: failed to receive: unknown message type 42 from={}",
+                tcp.local_addr().unwrap()
+            ),
+        ];
+        let mut got = Vec::new();
+        while !want.iter().all(|w| got.contains(w)) {
+            match tokio::time::timeout(Duration::from_secs(5), log_rx.recv()).await {
+                Ok(Some(l)) => got.push(l),
+                _ => panic!("wanted {want:#?}, got {got:#?}"),
+            }
+        }
+        assert!(
+            got.iter()
+                .any(|l| l.starts_with("[DEBUG] memberlist: Stream connection from="))
+        );
+        assert!(!reply.is_empty(), "an errResp was written back");
+        let st = h.stats();
+        assert_eq!((st.packets_malformed, st.streams_refused), (2, 1));
+        h.shutdown().await;
     }
 
     #[tokio::test]

@@ -292,6 +292,7 @@ pub struct Memberlist {
     leave_broadcast_done: bool,
     rng: Rng,
     events: Vec<Event>,
+    logs: Vec<String>,
 }
 
 impl Memberlist {
@@ -321,6 +322,7 @@ impl Memberlist {
             leave_broadcast_done: false,
             rng,
             events: Vec::new(),
+            logs: Vec::new(),
         };
         let a = Alive {
             incarnation: m.next_incarnation(),
@@ -357,6 +359,16 @@ impl Memberlist {
 
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
+    }
+
+    /// memberlist's log lines since the last call, with v0.1.7's texts (`[INFO] memberlist:
+    /// Suspect … has failed, no acks received`…), without the timestamp Go's logger adds.
+    pub fn take_logs(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.logs)
+    }
+
+    fn log(&mut self, line: String) {
+        self.logs.push(line);
     }
 
     fn find(&self, name: &str) -> Option<usize> {
@@ -499,6 +511,10 @@ impl Memberlist {
         match msg {
             Message::Ping(p) => {
                 if !p.node.is_empty() && p.node != self.cfg.name {
+                    self.log(format!(
+                        "[WARN] memberlist: Got ping for unexpected node '{}' from={from}",
+                        p.node
+                    ));
                     return;
                 }
                 let ack = Message::Ack(Ack {
@@ -752,6 +768,11 @@ impl Memberlist {
             let Some(i) = self.find(&name) else { continue };
             let n = &self.nodes[i];
             if n.state == MemberState::Suspect && n.state_change == s.change_time {
+                self.log(format!(
+                    "[INFO] memberlist: Marking {name} as failed, suspect timeout reached ({} peer confirmations)",
+                    s.n
+                ));
+                let n = &self.nodes[i];
                 let d = Accusation {
                     incarnation: n.incarnation,
                     node: name,
@@ -829,6 +850,10 @@ impl Memberlist {
                 self.probe = None;
                 return;
             };
+            self.log(format!(
+                "[DEBUG] memberlist: Failed ping: {} (timeout reached)",
+                p.node
+            ));
             let me = self.cfg.name.clone();
             let peers = self.k_random(self.cfg.indirect_checks, |n| {
                 n.name == me || n.name == p.node || n.state != MemberState::Alive
@@ -872,6 +897,10 @@ impl Memberlist {
         } else if p.indirect_sent && now >= p.deadline {
             self.probe = None;
             if p.tcp_contacted {
+                self.log(format!(
+                    "[WARN] memberlist: Was able to connect to {} but other probes failed, network may be misconfigured",
+                    p.node
+                ));
                 self.apply_awareness(-1);
                 return;
             }
@@ -881,6 +910,10 @@ impl Memberlist {
                 1
             };
             self.apply_awareness(delta);
+            self.log(format!(
+                "[INFO] memberlist: Suspect {} has failed, no acks received",
+                p.node
+            ));
             let s = Accusation {
                 incarnation: p.incarnation,
                 node: p.node,
@@ -1089,6 +1122,15 @@ impl Memberlist {
             return;
         }
         if a.vsn.len() >= 3 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]) {
+            self.log(format!(
+                "[WARN] memberlist: Ignoring an alive message for '{}' ({}:{}) because protocol version(s) are wrong: {} <= {} <= {} should be >0",
+                a.node,
+                go_ip(&a.addr),
+                a.port,
+                a.vsn[0],
+                a.vsn[2],
+                a.vsn[1]
+            ));
             return;
         }
         let mut updates_node = false;
@@ -1130,8 +1172,27 @@ impl Memberlist {
                     // DeadNodeReclaimTime is 0 in DefaultLANConfig: only a left node's
                     // address may change; otherwise it is a conflict and ignored.
                     if s.state == MemberState::Left {
+                        let line = format!(
+                            "[INFO] memberlist: Updating address for left or failed node {} from {}:{} to {}:{}",
+                            s.name,
+                            go_ip(&s.addr),
+                            s.port,
+                            go_ip(&a.addr),
+                            a.port
+                        );
+                        self.log(line);
                         updates_node = true;
                     } else {
+                        let line = format!(
+                            "[ERR] memberlist: Conflicting address for {}. Mine: {}:{} Theirs: {}:{} Old state: {}",
+                            s.name,
+                            go_ip(&s.addr),
+                            s.port,
+                            go_ip(&a.addr),
+                            a.port,
+                            s.state.wire()
+                        );
+                        self.log(line);
                         return;
                     }
                 }
@@ -1154,7 +1215,18 @@ impl Memberlist {
             if a.incarnation == s.incarnation && a.meta == s.meta && a.vsn == s.vsn {
                 return;
             }
+            let line = format!(
+                "[WARN] memberlist: Refuting an alive message for '{}' ({}:{}) meta:({} VS {}), vsn:({} VS {})",
+                a.node,
+                go_ip(&a.addr),
+                a.port,
+                go_bytes(a.meta.as_deref().unwrap_or_default()),
+                go_bytes(s.meta.as_deref().unwrap_or_default()),
+                go_bytes(&a.vsn),
+                go_bytes(&s.vsn)
+            );
             self.refute(idx, a.incarnation);
+            self.log(line);
         } else {
             let msg = Message::Alive(a.clone()).encode();
             self.queue_broadcast(&a.node, msg, false);
@@ -1205,6 +1277,10 @@ impl Memberlist {
         }
         if s.node == self.cfg.name {
             self.refute(idx, s.incarnation);
+            self.log(format!(
+                "[WARN] memberlist: Refuting a suspect message (from: {})",
+                s.from
+            ));
             return;
         }
         let msg = Message::Suspect(s.clone()).encode();
@@ -1252,6 +1328,10 @@ impl Memberlist {
         if d.node == self.cfg.name {
             if !self.left {
                 self.refute(idx, d.incarnation);
+                self.log(format!(
+                    "[WARN] memberlist: Refuting a dead message (from: {})",
+                    d.from
+                ));
                 return;
             }
             self.queue_broadcast(&d.node, msg, true);
@@ -1269,6 +1349,24 @@ impl Memberlist {
         let node = node.clone();
         self.events.push(Event::Leave(node));
     }
+}
+
+/// Go's `%v` of a `net.IP`: the address, `<nil>` when empty, `?` + hex otherwise.
+fn go_ip(b: &[u8]) -> String {
+    match ip_from_bytes(b) {
+        Some(ip) => ip.to_string(),
+        None if b.is_empty() => "<nil>".into(),
+        None => format!(
+            "?{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+/// Go's `%v` of a `[]byte`: `[1 5 2 0 0 0]`.
+fn go_bytes(b: &[u8]) -> String {
+    let v: Vec<String> = b.iter().map(u8::to_string).collect();
+    format!("[{}]", v.join(" "))
 }
 
 fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
@@ -1603,6 +1701,59 @@ mod tests {
         m.handle_packet(Instant::now(), addr(1), &junk).unwrap();
         let names: Vec<&str> = m.nodes().iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["a"]);
+    }
+
+    #[test]
+    fn a_failed_node_is_logged_with_go_texts() {
+        let mut sim = Sim::new(3);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        sim.nodes[0].take_logs();
+        sim.down.insert(2);
+        sim.run(Duration::from_secs(15));
+        let logs = sim.nodes[0].take_logs();
+        for want in [
+            "[INFO] memberlist: Marking node2 as failed, suspect timeout reached (0 peer confirmations)",
+        ] {
+            assert!(logs.iter().any(|l| l == want), "{want} not in {logs:#?}");
+        }
+        // Node 0 either probed node2 itself or heard node1's suspicion first.
+        if logs.iter().any(|l| l.contains("Failed ping: node2")) {
+            assert!(
+                logs.iter()
+                    .any(|l| l == "[DEBUG] memberlist: Failed ping: node2 (timeout reached)")
+            );
+        }
+        assert!(sim.nodes[0].take_logs().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn refuting_an_accusation_is_logged_with_go_texts() {
+        let mut sim = Sim::new(2);
+        sim.join_all();
+        sim.run(Duration::from_secs(1));
+        let inc = sim.nodes[1].nodes()[sim.nodes[1].find("node1").unwrap()].incarnation;
+        let sus = Message::Suspect(Accusation {
+            incarnation: inc,
+            node: "node1".into(),
+            from: "node0".into(),
+        })
+        .encode();
+        sim.nodes[1].handle_packet(sim.now, addr(0), &sus).unwrap();
+        let dead = Message::Dead(Accusation {
+            incarnation: inc + 5,
+            node: "node1".into(),
+            from: "node0".into(),
+        })
+        .encode();
+        sim.nodes[1].handle_packet(sim.now, addr(0), &dead).unwrap();
+        assert_eq!(
+            sim.nodes[1].take_logs(),
+            [
+                "[WARN] memberlist: Refuting a suspect message (from: node0)",
+                "[WARN] memberlist: Refuting a dead message (from: node0)",
+            ]
+        );
     }
 
     #[test]
