@@ -156,8 +156,15 @@ impl Node {
             .collect()
     }
 
+    /// A memberlist log line containing `needle`: stderr for Go peers, the
+    /// `{"component":"MemberList","msg":..}` lines for ferrolb nodes.
     fn log_has(&self, needle: &str) -> bool {
         self.err.lock().unwrap().iter().any(|l| l.contains(needle))
+            || self
+                .lines()
+                .iter()
+                .filter_map(|v| v.get("msg").and_then(Value::as_str).map(str::to_string))
+                .any(|l| l.contains(needle))
     }
 
     /// The last `{"stats":..}` line (ferrolb nodes print one each second the counters move).
@@ -185,8 +192,12 @@ impl Node {
             .collect()
     }
 
+    /// The `{"join":..}` line, once the node has printed it (each address can take up to the
+    /// 10 s TCP timeout).
     fn join_line(&self) -> Option<Value> {
-        self.lines().iter().find_map(|v| v.get("join").cloned())
+        let find = || self.lines().iter().find_map(|v| v.get("join").cloned());
+        wait(Duration::from_secs(25), || find().is_some());
+        find()
     }
 
     fn sigterm(&self) {
@@ -358,6 +369,12 @@ fn a_different_secret_never_joins_in_either_direction() {
         go.log_has("failed to receive"),
         "the Go peer refused our join stream"
     );
+    assert!(
+        rust.log_has(
+            "[ERR] memberlist: failed to receive: No installed keys could decrypt the message"
+        ),
+        "rust-b logged go-c's refused join as Go does"
+    );
 }
 
 #[test]
@@ -383,6 +400,7 @@ fn sigkilled_go_peer_is_seen_dead_by_rust_and_rejoins_after_restart() {
     converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
     drop(go);
     converge(&[&rust], &["rust-b"], DETECT);
+    assert!(rust.log_has("[INFO] memberlist: Marking go-a as failed, suspect timeout reached"));
     assert!(
         rust.events()
             .contains(&("NodeLeave".into(), "go-a".into(), "dead".into())),
@@ -497,7 +515,8 @@ fn garbage(i: u32) -> Vec<u8> {
         x ^= x << 5;
         x
     };
-    let len = (rnd() % 300) as usize;
+    // Never empty: an empty datagram is "too short" before any decryption.
+    let len = 1 + (rnd() % 300) as usize;
     let body: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
     let ty = [(i % 14) as u8];
     let prefix: &[u8] = match i % 6 {
