@@ -1098,6 +1098,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn joining_our_own_address_counts_as_joined_as_in_go() {
+        // MetalLB's join list holds every speaker pod's IP, its own included.
+        let cfg = MlConfig {
+            bind_port: 0,
+            ..MlConfig::new("a", "127.0.0.1".parse().unwrap())
+        };
+        let (h, _e) = MemberlistHandle::start(cfg).await.expect("start");
+        let out = h.join(&[h.advertise_addr().to_string()]).await;
+        assert_eq!((out.joined, out.error()), (1, None));
+        let names: Vec<String> = h.members().into_iter().map(|m| m.name).collect();
+        assert_eq!(names, ["a"]);
+        h.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn join_of_a_closed_port_reports_go_dial_error() {
         let cfg = MlConfig {
             bind_port: 0,
