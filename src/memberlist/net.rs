@@ -30,6 +30,13 @@
 //! as Go does, until the gossip queue has retransmitted the message its full count or the
 //! timeout passes (MetalLB: 1 s).
 //!
+//! **Logs.** With [`MemberlistHandle::start_with_log`], memberlist's own lines go to a channel
+//! with v0.1.7's texts (`[INFO] memberlist: Suspect x has failed, no acks received`,
+//! `[ERR] memberlist: failed to receive: … from=ip:port`, …) for the speaker to re-emit as
+//! MetalLB does. Go's `log.Lshortfile` prefix (`net.go:219: `, a line number in Go's source)
+//! is not reproduced, and a datagram that fails to decode for a reason Go has no line for is
+//! reported as `Failed to decode message: <our error>`.
+//!
 //! **Advertise address.** MetalLB sets only `BindAddr` (the pod IP); memberlist then advertises
 //! it. With an unspecified bind address Go would pick a private interface address; here the
 //! caller must give `advertise` in that case ([`StartError::NoAdvertiseAddress`]).
