@@ -504,10 +504,17 @@ impl Actor {
                     }
                 }
                 r = self.tcp.accept() => {
-                    if let Ok((conn, peer)) = r {
-                        Counters::bump(&self.shared.counters.streams_accepted);
-                        self.shared.log(format!("[DEBUG] memberlist: Stream connection from={peer}"));
-                        tokio::spawn(inbound(conn, self.shared.clone(), self.cmd_tx.clone()));
+                    match r {
+                        Ok((conn, peer)) => {
+                            Counters::bump(&self.shared.counters.streams_accepted);
+                            self.shared.log(format!("[DEBUG] memberlist: Stream connection from={peer}"));
+                            tokio::spawn(inbound(conn, self.shared.clone(), self.cmd_tx.clone()));
+                        }
+                        Err(e) => {
+                            self.shared.log(format!("[ERR] memberlist: Error accepting TCP connection: {e}"));
+                            // Out of descriptors and the like: do not spin on the error.
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
                     }
                 }
                 c = cmds.recv() => {
