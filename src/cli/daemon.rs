@@ -98,7 +98,7 @@ impl SpeakerArgs {
 }
 
 /// The speaker's effective settings after env defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpeakerSettings {
     pub config: String,
     pub host: String,
