@@ -254,4 +254,5 @@ fn every_controller_scenario_ends_the_same_with_the_reference_and_with_ferrolb()
         assert!(want.gauges.len() == 2, "{name}: both config gauges are exposed: {:?}", want.gauges);
     }
     assert!(diffs.is_empty(), "{} of {} scenarios differ:\n{}", diffs.len(), all.len(), diffs.join("\n"));
+    assert_eq!(support::forbidden_for(&c, "controller"), Vec::<String>::new(), "403s for the controller");
 }

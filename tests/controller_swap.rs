@@ -83,4 +83,5 @@ fn ferrolb_adopts_200_reference_allocations_without_a_single_write() {
         .collect();
     assert_eq!(writes, Vec::<String>::new(), "ferrolb wrote something");
     assert!(ctl.json_log().iter().all(|v| v["event"] != "ipAllocated"), "no new allocation");
+    assert_eq!(support::forbidden_for(&c, "controller"), Vec::<String>::new(), "403s for the controller");
 }

@@ -291,6 +291,7 @@ fn c1_every_case_on_the_real_apiserver_with_ferrolb_and_the_reference() {
     bad.extend(run_c1(&c, &ctl_cmd(&reference_bin), "reference"));
     apply_config(&c, None);
     assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert_eq!(support::forbidden_for(&c, "controller"), Vec::<String>::new(), "403s for the controller");
 }
 
 /// C.2 as a sequence on one running controller: no config → nothing; an empty config →
@@ -364,4 +365,5 @@ fn c2_and_c3_sequences_with_ferrolb_and_the_reference() {
         run_c3(&c, &cmd, who);
     }
     apply_config(&c, None);
+    assert_eq!(support::forbidden_for(&c, "controller"), Vec::<String>::new(), "403s for the controller");
 }

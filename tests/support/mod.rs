@@ -317,6 +317,17 @@ impl Cluster {
     }
 }
 
+/// The requests of service account `metallb-system:<sa>` that the apiserver refused with 403,
+/// from the audit log of this cluster's lifetime (`verb requestURI`).
+pub fn forbidden_for(c: &Cluster, sa: &str) -> Vec<String> {
+    let user = format!("system:serviceaccount:{METALLB_NS}:{sa}");
+    c.audit_events()
+        .into_iter()
+        .filter(|e| e["user"]["username"] == user.as_str() && e["responseStatus"]["code"] == 403)
+        .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
+        .collect()
+}
+
 /// Objects applied by [`Cluster::apply`]; deleted on drop.
 pub struct Applied {
     cluster: Arc<Cluster>,
