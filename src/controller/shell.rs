@@ -122,7 +122,15 @@ where
     let mut stream = watcher(api, cfg).boxed();
     while let Some(ev) = stream.next().await {
         let msg = match ev {
-            Ok(ev) => wrap(ev),
+            Ok(mut ev) => {
+                // managedFields are a large part of every object and never read; dropped here,
+                // before the event waits in the channel. A PUT without them leaves the
+                // server's as they are.
+                if let watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) = &mut ev {
+                    o.meta_mut().managed_fields = None;
+                }
+                wrap(ev)
+            }
             Err(e) => Msg::WatchError(what, e.to_string()),
         };
         if tx.send(msg).is_err() {
@@ -174,10 +182,7 @@ impl Shell {
         match msg {
             Msg::Service(ev) => match *ev {
                 watcher::Event::Init => self.service_buffer = Some(HashMap::new()),
-                watcher::Event::InitApply(mut s) => {
-                    // managedFields are most of a stored Service and never read; a PUT without
-                    // them leaves the server's as they are.
-                    s.metadata.managed_fields = None;
+                watcher::Event::InitApply(s) => {
                     if let Some(b) = self.service_buffer.as_mut() {
                         b.insert(service_key(&s), s);
                     }
@@ -197,8 +202,7 @@ impl Shell {
                     self.services = fresh;
                     self.services_listed = true;
                 }
-                watcher::Event::Apply(mut s) => {
-                    s.metadata.managed_fields = None;
+                watcher::Event::Apply(s) => {
                     let k = service_key(&s);
                     self.services.insert(k.clone(), s);
                     self.queue.add(Key::Service(k));
