@@ -1,0 +1,275 @@
+//! ferrolb's BGP shell against real routers (issue 10): BIRD 2 and FRR (Debian packages) and
+//! GoBGP (scripts/ci-deps), each in its own client namespace, ferrolb on node1. Assertions
+//! read the router's own RIB through its CLI. Needs root; the routers come from
+//! `scripts/ci-deps`, and a missing one fails the test.
+//!
+//!     cargo test --test bgp_routers
+
+mod bgp_support;
+mod support;
+
+use std::time::Duration;
+
+use bgp_support::{Kind, NODE, NODE_V4, NODE_V6, Route, Router, RouterConf, Speaker};
+use support::{Topology, require_root, wait_for};
+
+/// Namespaces: node1 for ferrolb, client1..3 for BIRD, FRR and GoBGP.
+fn topology() -> Topology {
+    require_root();
+    Topology::up(1, 3)
+}
+
+fn ns_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Bird => "client1",
+        Kind::Frr => "client2",
+        Kind::Gobgp => "client3",
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn config(router: &Router, my_asn: u32, peer_asn: u32, password: Option<&str>) -> String {
+    let pw = password.map(|p| format!("  password: {p}\n")).unwrap_or_default();
+    format!(
+        "peers:
+- peer-address: {addr}
+  peer-asn: {peer_asn}
+  my-asn: {my_asn}
+  hold-time: 9s
+{pw}address-pools:
+- name: public
+  protocol: bgp
+  addresses:
+  - 198.51.100.0/24
+  bgp-advertisements:
+  - aggregation-length: 32
+    localpref: 300
+    communities: [\"64501:9\", \"64500:7\"]
+  - aggregation-length: 24
+    localpref: 200
+- name: v6
+  protocol: bgp
+  addresses:
+  - 2001:db8:100::/120
+",
+        addr = router.addr
+    )
+}
+
+fn wait_established(router: &Router, speaker: &Speaker) {
+    let peer = if router.addr.contains(':') { format!("[{}]:179", router.addr) } else { format!("{}:179", router.addr) };
+    let up = wait_for(WAIT, || {
+        (router.established() && speaker.metric(&format!("metallb_bgp_session_up{{peer=\"{peer}\"}}")) == Some(1.0)).then_some(())
+    });
+    assert!(up.is_some(), "{:?}: session not established; router log:\n{}", router.kind, router.log());
+}
+
+fn wait_route(router: &Router, v6: bool, prefix: &str) -> Route {
+    wait_for(WAIT, || router.rib(v6).remove(prefix))
+        .unwrap_or_else(|| panic!("{:?}: {prefix} never in the RIB: {:?}", router.kind, router.rib(v6)))
+}
+
+fn wait_gone(router: &Router, v6: bool, prefix: &str) {
+    let gone = wait_for(WAIT, || (!router.rib(v6).contains_key(prefix)).then_some(()));
+    assert!(gone.is_some(), "{:?}: {prefix} still in the RIB: {:?}", router.kind, router.rib(v6));
+}
+
+/// eBGP: the Service's /32 carries NEXT_HOP = our address, AS_PATH = our AS and the sorted
+/// communities; the aggregation-length 24 advertisement yields the /24; deleting the Service
+/// withdraws both; removing the peer sends Cease (Peer De-configured).
+fn ebgp(kind: Kind) {
+    let _t = topology();
+    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let speaker = Speaker::start(NODE);
+    speaker.config(&config(&router, 64500, 64501, None));
+    speaker.service("default/web", "198.51.100.5");
+    wait_established(&router, &speaker);
+
+    let host = wait_route(&router, false, "198.51.100.5/32");
+    assert_eq!(host.next_hop, NODE_V4, "{kind:?}");
+    assert_eq!(host.as_path, vec![64500], "{kind:?}");
+    assert_eq!(host.communities, vec!["64500:7", "64501:9"], "{kind:?}");
+    let agg = wait_route(&router, false, "198.51.100.0/24");
+    assert_eq!(agg.next_hop, NODE_V4, "{kind:?}");
+    assert_eq!(agg.as_path, vec![64500], "{kind:?}");
+    assert!(agg.communities.is_empty(), "{kind:?}: {agg:?}");
+    if kind == Kind::Gobgp {
+        // GoBGP shows attributes as received: eBGP UPDATEs carry no LOCAL_PREF.
+        assert_eq!(host.local_pref, None);
+    }
+
+    speaker.delete("default/web");
+    wait_gone(&router, false, "198.51.100.5/32");
+    wait_gone(&router, false, "198.51.100.0/24");
+    assert!(router.established(), "{kind:?}: withdrawing must not reset the session");
+    let peer = format!("metallb_bgp_announced_prefixes_total{{peer=\"{}:179\"}}", router.addr);
+    assert_eq!(speaker.metric(&peer), Some(0.0));
+
+    // Peer removed from the config: Cease / Peer De-configured, then the series are gone.
+    speaker.config("address-pools:\n- name: public\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n");
+    let down = wait_for(WAIT, || (!router.established()).then_some(()));
+    assert!(down.is_some(), "{kind:?}: session still up after the peer was removed");
+    let why = wait_for(WAIT, || {
+        let n = router.last_notification();
+        cease_deconfigured(kind, &n).then_some(n)
+    });
+    assert!(why.is_some(), "{kind:?}: no Cease/Peer De-configured seen: {}", router.last_notification());
+    let gone = wait_for(WAIT, || speaker.metric(&format!("metallb_bgp_session_up{{peer=\"{}:179\"}}", router.addr)).is_none().then_some(()));
+    assert!(gone.is_some(), "session_up series must be deleted when the session closes");
+    speaker.shutdown();
+}
+
+fn cease_deconfigured(kind: Kind, text: &str) -> bool {
+    match kind {
+        Kind::Bird => text.contains("Peer de-configured"),
+        Kind::Frr => text.contains("Cease/Peer De-configured") || text.contains("Cease/Peer Unconfigured"),
+        // GoBGP logs the received NOTIFICATION with its code and subcode (6/3).
+        Kind::Gobgp => text.lines().any(|l| l.contains("\"Code\":6") && l.contains("\"Subcode\":3")),
+    }
+}
+
+/// iBGP: an empty AS_PATH and the advertisement's LOCAL_PREF.
+fn ibgp(kind: Kind) {
+    let _t = topology();
+    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64500, peer_asn: 64500, password: None, ipv6: false });
+    let speaker = Speaker::start(NODE);
+    speaker.config(&config(&router, 64500, 64500, None));
+    speaker.service("default/web", "198.51.100.6");
+    wait_established(&router, &speaker);
+    let host = wait_route(&router, false, "198.51.100.6/32");
+    assert_eq!(host.next_hop, NODE_V4, "{kind:?}");
+    assert!(host.as_path.is_empty(), "{kind:?}: {host:?}");
+    assert_eq!(host.local_pref, Some(300), "{kind:?}");
+    assert_eq!(host.communities, vec!["64500:7", "64501:9"], "{kind:?}");
+    let agg = wait_route(&router, false, "198.51.100.0/24");
+    assert_eq!(agg.local_pref, Some(200), "{kind:?}");
+    speaker.shutdown();
+}
+
+/// TCP MD5: a wrong password never gets a session (the router drops the unsigned SYNs); the
+/// right one does, and the route arrives.
+fn md5(kind: Kind) {
+    let _t = topology();
+    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: Some("s3cr3t-key".into()), ipv6: false });
+    let speaker = Speaker::start(NODE);
+    speaker.config(&config(&router, 64500, 64501, Some("wrong-key")));
+    speaker.service("default/web", "198.51.100.7");
+    // Long enough for the first dial to run into its 10 s deadline.
+    let up = wait_for(Duration::from_secs(12), || router.established().then_some(()));
+    assert!(up.is_none(), "{kind:?}: session came up with the wrong MD5 password");
+    assert!(router.rib(false).is_empty(), "{kind:?}: routes arrived without the right MD5 password");
+    let series = format!("metallb_bgp_session_up{{peer=\"{}:179\"}}", router.addr);
+    assert_eq!(speaker.metric(&series), Some(0.0));
+
+    // A changed password is a changed peer: the session is recreated with the new key.
+    speaker.config(&config(&router, 64500, 64501, Some("s3cr3t-key")));
+    wait_established(&router, &speaker);
+    let host = wait_route(&router, false, "198.51.100.7/32");
+    assert_eq!(host.next_hop, NODE_V4);
+    speaker.shutdown();
+}
+
+/// The router restarts: ferrolb reconnects and advertises everything again.
+fn restart(kind: Kind) {
+    let _t = topology();
+    let mut router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let speaker = Speaker::start(NODE);
+    speaker.config(&config(&router, 64500, 64501, None));
+    speaker.service("default/web", "198.51.100.8");
+    wait_established(&router, &speaker);
+    wait_route(&router, false, "198.51.100.8/32");
+
+    router.stop();
+    let series = format!("metallb_bgp_session_up{{peer=\"{}:179\"}}", router.addr);
+    let down = wait_for(WAIT, || (speaker.metric(&series) == Some(0.0)).then_some(()));
+    assert!(down.is_some(), "{kind:?}: ferrolb did not notice the router going away");
+    std::thread::sleep(Duration::from_secs(1));
+    router.restart();
+    wait_established(&router, &speaker);
+    let host = wait_route(&router, false, "198.51.100.8/32");
+    assert_eq!(host.next_hop, NODE_V4);
+    wait_route(&router, false, "198.51.100.0/24");
+    speaker.shutdown();
+}
+
+/// An IPv6 Service over an IPv6 session: MP_REACH with our IPv6 address as next hop, in the
+/// router's IPv6 RIB; and withdrawn again with MP_UNREACH.
+fn ipv6(kind: Kind) {
+    let _t = topology();
+    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: true });
+    let speaker = Speaker::start(NODE);
+    speaker.config(&config(&router, 64500, 64501, None));
+    speaker.service("default/v6", "2001:db8:100::5");
+    speaker.service("default/v4", "198.51.100.9");
+    wait_established(&router, &speaker);
+    let r = wait_route(&router, true, "2001:db8:100::5/128");
+    assert_eq!(r.next_hop, NODE_V6, "{kind:?}");
+    assert_eq!(r.as_path, vec![64500], "{kind:?}");
+    // v0.9's validation allows IPv6 pools only the default advertisement: no communities.
+    assert!(r.communities.is_empty(), "{kind:?}: {r:?}");
+    // IPv4 keeps flowing on the IPv6 session, with the interface's IPv4 address as next hop.
+    let v4 = wait_route(&router, false, "198.51.100.9/32");
+    assert_eq!(v4.next_hop, NODE_V4, "{kind:?}");
+    speaker.delete("default/v6");
+    wait_gone(&router, true, "2001:db8:100::5/128");
+    assert!(router.rib(false).contains_key("198.51.100.9/32"), "{kind:?}: IPv4 route lost with the IPv6 withdraw");
+    speaker.shutdown();
+}
+
+#[test]
+fn bird_ebgp_route_has_next_hop_as_path_communities_and_is_withdrawn() {
+    ebgp(Kind::Bird);
+}
+#[test]
+fn frr_ebgp_route_has_next_hop_as_path_communities_and_is_withdrawn() {
+    ebgp(Kind::Frr);
+}
+#[test]
+fn gobgp_ebgp_route_has_next_hop_as_path_communities_and_is_withdrawn() {
+    ebgp(Kind::Gobgp);
+}
+#[test]
+fn bird_ibgp_route_has_empty_as_path_and_localpref() {
+    ibgp(Kind::Bird);
+}
+#[test]
+fn frr_ibgp_route_has_empty_as_path_and_localpref() {
+    ibgp(Kind::Frr);
+}
+#[test]
+fn gobgp_ibgp_route_has_empty_as_path_and_localpref() {
+    ibgp(Kind::Gobgp);
+}
+#[test]
+fn bird_md5_wrong_password_stays_down_right_password_comes_up() {
+    md5(Kind::Bird);
+}
+#[test]
+fn frr_md5_wrong_password_stays_down_right_password_comes_up() {
+    md5(Kind::Frr);
+}
+#[test]
+fn gobgp_md5_wrong_password_stays_down_right_password_comes_up() {
+    md5(Kind::Gobgp);
+}
+#[test]
+fn bird_restart_is_survived_and_routes_are_readvertised() {
+    restart(Kind::Bird);
+}
+#[test]
+fn frr_restart_is_survived_and_routes_are_readvertised() {
+    restart(Kind::Frr);
+}
+#[test]
+fn gobgp_restart_is_survived_and_routes_are_readvertised() {
+    restart(Kind::Gobgp);
+}
+#[test]
+fn bird_ipv6_service_is_in_the_ipv6_rib() {
+    ipv6(Kind::Bird);
+}
+#[test]
+fn frr_ipv6_service_is_in_the_ipv6_rib() {
+    ipv6(Kind::Frr);
+}
