@@ -19,7 +19,10 @@ use ferrolb::bgp::BgpController;
 use ferrolb::bgp::announce::advertisements_for;
 use ferrolb::bgp::metrics::BgpMetrics;
 use ferrolb::config::Config;
-use ferrolb::speaker::decision::pool_for;
+use ferrolb::bgp::announce::should_announce;
+use ferrolb::config::Protocol;
+use ferrolb::election::EndpointsView;
+use ferrolb::speaker::decision::{Announcement, Decision, ServiceInput, ServiceView, decide, pool_for};
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 
@@ -111,7 +114,7 @@ impl Router {
         let text = match self.kind {
             Kind::Bird => {
                 let mut s = format!("router id {rid};\nprotocol device {{}}\nprotocol bgp ferrolb {{\n");
-                let _ = writeln!(s, "  local {} as {};\n  neighbor {} as {};\n  passive on;", self.addr, c.asn, self.neighbor(), c.peer_asn);
+                let _ = writeln!(s, "  local {} as {};\n  neighbor {} as {};\n  passive on;\n  error wait time 1, 5;", self.addr, c.asn, self.neighbor(), c.peer_asn);
                 if let Some(p) = &c.password {
                     let _ = writeln!(s, "  password \"{p}\";");
                 }
@@ -302,13 +305,25 @@ impl Router {
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         let pid = child.id() as libc::pid_t;
-        // SAFETY: signalling the PID of a child we spawned and have not reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        // SAFETY: signalling the PID of a child we spawned and have not reaped (SIGCONT in
+        // case a test left it stopped).
+        unsafe {
+            libc::kill(pid, libc::SIGCONT);
+            libc::kill(pid, libc::SIGTERM);
+        }
         let exited = wait_for(Duration::from_secs(5), || child.try_wait().ok().flatten());
         if exited.is_none() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGSTOP / SIGCONT: the router keeps its TCP sessions but falls silent.
+    pub fn pause(&self, paused: bool) {
+        let Some(child) = self.child.as_ref() else { return };
+        let sig = if paused { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: signalling the PID of a child we spawned and have not reaped.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
     }
 
     /// Stop, then start again with the same config.
@@ -416,7 +431,19 @@ enum Cmd {
     Config(Config),
     Service(String, IpAddr),
     Delete(String),
+    Labels(BTreeMap<String, String>),
+    Balancer(Balancer),
     Shutdown,
+}
+
+/// One service event for the speaker's per-service logic (v0.9 `SetBalancer`), as the
+/// speaker shell will run it: `decide` with BGP's `should_announce`, then the controller.
+#[derive(Debug, Clone)]
+pub struct Balancer {
+    pub key: String,
+    pub service: Option<ServiceView>,
+    pub endpoints: Option<EndpointsView>,
+    pub traffic_policy_local: bool,
 }
 
 /// ferrolb's BGP shell on node1, driven from the test thread.
@@ -442,6 +469,7 @@ impl Speaker {
             rt.block_on(async move {
                 let mut ctl = BgpController::new(NODE, metrics);
                 let mut config: Option<Config> = None;
+                let mut announced: BTreeMap<String, Announcement> = BTreeMap::new();
                 while let Some(cmd) = rx.recv().await {
                     match cmd {
                         Cmd::Config(c) => {
@@ -454,6 +482,34 @@ impl Speaker {
                             ctl.set_service(&key, advertisements_for(ip, pool)).expect("valid advertisements");
                         }
                         Cmd::Delete(key) => ctl.delete_service(&key),
+                        Cmd::Labels(l) => ctl.set_node_labels(l),
+                        Cmd::Balancer(b) => {
+                            let input = ServiceInput { service: b.service.as_ref(), endpoints: b.endpoints.as_ref() };
+                            let current = announced.get(&b.key).copied();
+                            let eps = b.endpoints.clone().unwrap_or_default();
+                            let d = decide(input, config.as_ref(), current, |p| match p {
+                                Protocol::Bgp => should_announce(NODE, b.traffic_policy_local, &eps),
+                                Protocol::Layer2 => None,
+                            });
+                            match d {
+                                Decision::NoConfig => {}
+                                Decision::Withdraw { withdraw, .. } => {
+                                    if withdraw.is_some() {
+                                        ctl.delete_service(&b.key);
+                                        announced.remove(&b.key);
+                                    }
+                                }
+                                Decision::Announce { ip, pool, protocol, replacing } => {
+                                    if replacing.is_some() {
+                                        ctl.delete_service(&b.key);
+                                    }
+                                    let c = config.as_ref().expect("Announce implies a config");
+                                    let pool = c.pool(&pool).expect("decided pool exists");
+                                    ctl.set_service(&b.key, advertisements_for(ip, pool)).expect("valid advertisements");
+                                    announced.insert(b.key.clone(), Announcement { protocol, ip });
+                                }
+                            }
+                        }
                         Cmd::Shutdown => break,
                     }
                 }
@@ -475,6 +531,14 @@ impl Speaker {
 
     pub fn delete(&self, key: &str) {
         let _ = self.tx.send(Cmd::Delete(key.into()));
+    }
+
+    pub fn labels(&self, kv: &[(&str, &str)]) {
+        let _ = self.tx.send(Cmd::Labels(kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
+    }
+
+    pub fn balancer(&self, b: Balancer) {
+        let _ = self.tx.send(Cmd::Balancer(b));
     }
 
     /// The value of a `metallb_bgp_*` series, e.g. `metallb_bgp_session_up{peer="192.0.2.51:179"}`.
