@@ -6,7 +6,9 @@
 //!     {"labels": {"k": "v"}}                             set_node_labels
 //!     {"service": "ns/name", "ip": "198.51.100.5"}       set_service (pool by containment)
 //!     {"delete": "ns/name"}                              delete_service
-//!     {"bulk": "prefix", "ips": ["..", ..]}              set_services: "prefix-N" per IP
+//!     {"bulk": "prefix", "ips": ["..", ..]}              set_service "prefix-N" per IP, one by one
+//!                                                        as the speaker reconciles Services;
+//!                                                        with "batch": true one set_services
 //!     {"delete_bulk": "prefix", "count": N}              delete_services "prefix-0".."prefix-(N-1)"
 //!     {"metrics": true}                                  prints {"metrics": "<exposition>"}
 //!     {"shutdown": true} or end of input                 Cease to every peer, exit
@@ -117,7 +119,12 @@ fn main() {
                     }
                 }
                 let n = services.len();
-                match ctl.set_services(services) {
+                let result = if cmd.get("batch").and_then(Value::as_bool) == Some(true) {
+                    ctl.set_services(services)
+                } else {
+                    services.into_iter().try_for_each(|(k, ads)| ctl.set_service(&k, ads))
+                };
+                match result {
                     Ok(()) => reply(serde_json::json!({"ok": "bulk", "services": n})),
                     Err(e) => reply(serde_json::json!({"error": e.to_string()})),
                 }
