@@ -349,3 +349,125 @@ async fn read(conn: &mut Option<TcpStream>, buf: &mut [u8]) -> std::io::Result<u
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::message::Message;
+    use crate::bgp::notification::{NotificationRepr, cease};
+    use crate::bgp::open::OpenRepr;
+    use crate::bgp::update::Codec;
+    use crate::bgp::{RouteAttributes, header};
+    use crate::config::LabelSelector;
+    use std::time::Duration;
+    use tokio::net::TcpListener;
+
+    /// Reads whole BGP messages from a fake peer's socket.
+    struct Wire {
+        stream: TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Wire {
+        async fn next(&mut self) -> Option<Message> {
+            let codec = Codec { four_octet_as: true };
+            loop {
+                match Message::decode(&self.buf, codec) {
+                    Ok((m, used)) => {
+                        self.buf.drain(..used);
+                        return Some(m);
+                    }
+                    Err(crate::bgp::DecodeError::Header(header::HeaderError::Truncated { .. })) => {}
+                    Err(e) => panic!("ferrolb sent a malformed message: {e}"),
+                }
+                let mut chunk = [0u8; 4096];
+                let n = tokio::time::timeout(Duration::from_secs(15), self.stream.read(&mut chunk))
+                    .await
+                    .expect("ferrolb went silent")
+                    .ok()?;
+                if n == 0 {
+                    return None;
+                }
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+
+    fn peer(port: u16) -> Peer {
+        Peer {
+            my_asn: 64500,
+            asn: 64501,
+            addr: "127.0.0.1".parse().expect("literal"),
+            port,
+            hold_time: Duration::from_secs(90),
+            router_id: None,
+            node_selectors: vec![LabelSelector::everything()],
+            password: String::new(),
+        }
+    }
+
+    fn ad(prefix: &str) -> Advertisement {
+        Advertisement { prefix: prefix.parse().expect("literal"), attributes: RouteAttributes::new(0, vec![]) }
+    }
+
+    /// Over loopback: OPEN and KEEPALIVE, the advertisements as UPDATEs with our local address
+    /// as next hop, a withdraw when a service goes, and Cease (Peer De-configured) when the
+    /// peer leaves the config; the peer's series are then gone.
+    #[tokio::test]
+    async fn session_announces_withdraws_and_ceases_over_loopback() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let port = listener.local_addr().expect("local addr").port();
+        let metrics = BgpMetrics::default();
+        let mut ctl = BgpController::new("node1", metrics.clone());
+        ctl.set_service("default/a", vec![ad("127.10.0.1/32")]).expect("valid");
+        ctl.set_peers(&[peer(port)]);
+        let label = super::super::metrics::PeerLabel { peer: format!("127.0.0.1:{port}") };
+        assert_eq!(metrics.session_up.get_or_create(&label).get(), 0);
+
+        let (stream, _) = listener.accept().await.expect("ferrolb dials");
+        let mut wire = Wire { stream, buf: Vec::new() };
+        let Some(Message::Open(open)) = wire.next().await else { panic!("first message is not OPEN") };
+        assert_eq!((open.asn(), open.hold_time), (64500, 90));
+        let reply = OpenRepr::metallb(64501, 90, "127.0.0.2".parse().expect("literal"));
+        wire.stream.write_all(&reply.to_bytes()).await.expect("send OPEN");
+        wire.stream.write_all(&header::keepalive()).await.expect("send KEEPALIVE");
+        assert_eq!(wire.next().await, Some(Message::Keepalive));
+        let Some(Message::Update(u)) = wire.next().await else { panic!("no UPDATE after the KEEPALIVE") };
+        assert_eq!(u.nlri, vec!["127.10.0.1/32".parse().expect("literal")]);
+        assert!(format!("{:?}", u.attributes).contains("127.0.0.1"), "NEXT_HOP is the local address: {u:?}");
+
+        ctl.delete_service("default/a");
+        let Some(Message::Update(w)) = wire.next().await else { panic!("no withdraw") };
+        assert_eq!(w.withdrawn, vec!["127.10.0.1/32".parse().expect("literal")]);
+
+        ctl.set_peers(&[]);
+        assert_eq!(
+            wire.next().await,
+            Some(Message::Notification(NotificationRepr::cease(cease::PEER_DECONFIGURED)))
+        );
+        assert_eq!(wire.next().await, None, "connection closed after the Cease");
+        ctl.shutdown().await;
+        let text = {
+            let mut r = prometheus_client::registry::Registry::default();
+            metrics.register(&mut r);
+            crate::metrics::render(&r)
+        };
+        assert!(!text.contains(&format!("127.0.0.1:{port}")), "series left after close: {text}");
+    }
+
+    #[test]
+    fn too_many_communities_are_rejected_before_anything_is_stored() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let mut ctl = BgpController::new("node1", BgpMetrics::default());
+            let mut bad = ad("192.0.2.1/32");
+            bad.attributes.communities = (0..64).collect();
+            assert_eq!(
+                ctl.set_service("default/bad", vec![bad]).map_err(|e| e.to_string()),
+                Err("max supported communities is 63, got 64".to_string())
+            );
+            ctl.set_service("default/good", vec![ad("192.0.2.2/32")]).expect("others still work");
+            assert_eq!(ctl.ads.borrow().len(), 1);
+        });
+    }
+}
