@@ -97,9 +97,13 @@ fn reference_speaker_and_ferrolb_leave_the_same_ipv4_ribs_in_bird_and_gobgp() {
     let bird = Router::start(Kind::Bird, "client1", RouterConf { asn: 64500, peer_asn: 64500, password: None, ipv6: false });
     let gobgp = Router::start(Kind::Gobgp, "client3", RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
 
-    let mut ctl = InCluster::spawn(&c, "controller", &InClusterOpts::default(), &[&reference("controller"), "--port=7472", "--config=config"]);
-    for name in ["bgp-diff-a", "bgp-diff-b"] {
-        ctl.wait_json(WAIT, "ipAllocated", |v| v["event"] == "ipAllocated" && v["service"] == format!("default/{name}"));
+    let ctl = InCluster::spawn(&c, "controller", &InClusterOpts::default(), &[&reference("controller"), "--port=7472", "--config=config"]);
+    for (name, ip) in [("bgp-diff-a", "198.51.100.20"), ("bgp-diff-b", "198.51.100.21")] {
+        let got = wait_for(WAIT, || {
+            let svc = c.get_json(&["-n", "default", "svc", name]);
+            (svc["status"]["loadBalancer"]["ingress"][0]["ip"] == ip).then_some(())
+        });
+        assert!(got.is_some(), "{name} never got {ip}; controller log:\n{}", ctl.log());
     }
 
     // The reference speaker.
