@@ -13,7 +13,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -213,6 +213,9 @@ async fn run_session(
 ) {
     let addr = config.addr.clone();
     let (local_asn, peer_asn) = (i64::from(config.local_asn), i64::from(config.peer_asn));
+    // A peer that stops reading must not wedge the task (no timers, no Close) in a write:
+    // a write that cannot finish within the hold time counts as a lost connection.
+    let write_limit = if config.hold_time.is_zero() { Duration::from_secs(90) } else { config.hold_time };
     let mut session = Session::new(config, Instant::now());
     metrics.created(&addr);
     let mut conn: Option<TcpStream> = None;
@@ -233,11 +236,16 @@ async fn run_session(
                     dialing = Some(Box::pin(async move { dial(target, &pw).await }));
                 }
                 Output::Send(bytes) => {
-                    if let Some(c) = conn.as_mut()
-                        && let Err(e) = c.write_all(&bytes).await
-                    {
-                        conn = None;
-                        queue.extend(session.handle(Instant::now(), Input::ConnectionLost(e.to_string())));
+                    if let Some(c) = conn.as_mut() {
+                        let err = match tokio::time::timeout(write_limit, c.write_all(&bytes)).await {
+                            Ok(Ok(())) => None,
+                            Ok(Err(e)) => Some(e.to_string()),
+                            Err(_) => Some("write timeout".to_string()),
+                        };
+                        if let Some(e) = err {
+                            conn = None;
+                            queue.extend(session.handle(Instant::now(), Input::ConnectionLost(e)));
+                        }
                     }
                 }
                 Output::Disconnect => {
@@ -359,7 +367,6 @@ mod tests {
     use crate::bgp::update::Codec;
     use crate::bgp::{RouteAttributes, header};
     use crate::config::LabelSelector;
-    use std::time::Duration;
     use tokio::net::TcpListener;
 
     /// Reads whole BGP messages from a fake peer's socket.
