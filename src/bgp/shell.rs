@@ -2,9 +2,11 @@
 //! running peer drives a sans-IO [`Session`] over a TCP socket, and [`BgpController`] decides
 //! which sessions run ([`PeerSet`]) and what they all advertise.
 //!
-//! The controller keeps the advertisements per service key and publishes their concatenation
-//! on a `watch` channel; every session sees the latest set (intermediate sets may be skipped,
-//! which is harmless because the sync is level-triggered) and a new session starts from it.
+//! The controller keeps the advertisements per service key in a map it shares with the
+//! sessions and bumps a `watch` generation on every change; a session that wakes up reads the
+//! whole current set once (intermediate sets may be skipped, which is harmless because the
+//! sync is level-triggered), and a new session starts from it. So announcing N Services one
+//! by one costs the controller O(N log N), not the O(N²) of re-concatenating every time.
 //! Advertisements are validated before they are stored, so a bad one is rejected with its
 //! error instead of freezing all later pushes as in v0.9.
 
@@ -12,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +30,14 @@ use super::sockets::{DialError, dial, interface_ipv4_for};
 use crate::config::Peer;
 use crate::log_json;
 
-type Ads = Arc<Vec<Advertisement>>;
+/// The advertisements per service key, shared by the controller and its sessions.
+type ServiceAds = Arc<Mutex<BTreeMap<String, Vec<Advertisement>>>>;
+
+/// Every advertisement of every service: what each session must advertise.
+fn all_ads(services: &ServiceAds) -> Vec<Advertisement> {
+    let map = services.lock().unwrap_or_else(|e| e.into_inner());
+    map.values().flatten().cloned().collect()
+}
 
 struct SessionHandle {
     close: mpsc::UnboundedSender<CloseReason>,
@@ -42,8 +51,9 @@ pub struct BgpController {
     sessions: HashMap<PeerId, SessionHandle>,
     /// Sessions told to close whose tasks may still be sending their Cease.
     closing: Vec<JoinHandle<()>>,
-    services: BTreeMap<String, Vec<Advertisement>>,
-    ads: watch::Sender<Ads>,
+    services: ServiceAds,
+    /// Bumped on every change of `services`.
+    generation: watch::Sender<u64>,
     metrics: BgpMetrics,
     pack_updates: bool,
 }
@@ -55,8 +65,8 @@ impl BgpController {
             peers: PeerSet::default(),
             sessions: HashMap::new(),
             closing: Vec::new(),
-            services: BTreeMap::new(),
-            ads: watch::Sender::new(Arc::new(Vec::new())),
+            services: Arc::default(),
+            generation: watch::Sender::new(0),
             metrics,
             pack_updates: true,
         }
@@ -102,7 +112,7 @@ impl BgpController {
             "service" => key,
             "msg" => "making advertisements using BGP",
         );
-        self.services.insert(key.to_string(), ads);
+        self.services().insert(key.to_string(), ads);
         self.push();
         Ok(())
     }
@@ -116,22 +126,24 @@ impl BgpController {
         for (_, ads) in &services {
             validate(ads)?;
         }
-        self.services.extend(services);
+        self.services().extend(services);
         self.push();
         Ok(())
     }
 
     /// v0.9 `DeleteBalancer`: the service's advertisements go and the rest is re-pushed.
     pub fn delete_service(&mut self, key: &str) {
-        self.services.remove(key);
+        self.services().remove(key);
         self.push();
     }
 
     /// Removes many services with one push.
     pub fn delete_services<'a>(&mut self, keys: impl IntoIterator<Item = &'a str>) {
+        let mut map = self.services();
         for k in keys {
-            self.services.remove(k);
+            map.remove(k);
         }
+        drop(map);
         self.push();
     }
 
@@ -146,9 +158,12 @@ impl BgpController {
         }
     }
 
+    fn services(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<Advertisement>>> {
+        self.services.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn push(&mut self) {
-        let all: Vec<Advertisement> = self.services.values().flatten().cloned().collect();
-        self.ads.send_replace(Arc::new(all));
+        self.generation.send_modify(|g| *g += 1);
     }
 
     fn perform(&mut self, actions: Vec<PeerAction>) {
@@ -180,7 +195,8 @@ impl BgpController {
                         config,
                         SocketAddr::new(peer.addr, peer.port),
                         peer.password.clone(),
-                        self.ads.subscribe(),
+                        Arc::clone(&self.services),
+                        self.generation.subscribe(),
                         close_rx,
                         self.metrics.clone(),
                     ));
@@ -207,7 +223,8 @@ async fn run_session(
     config: SessionConfig,
     target: SocketAddr,
     password: String,
-    mut ads: watch::Receiver<Ads>,
+    services: ServiceAds,
+    mut generation: watch::Receiver<u64>,
     mut close: mpsc::UnboundedReceiver<CloseReason>,
     metrics: BgpMetrics,
 ) {
@@ -223,9 +240,9 @@ async fn run_session(
     let mut buf = vec![0u8; 64 * 1024];
     let mut updates_seen = 0u64;
 
-    let initial = ads.borrow_and_update().clone();
-    // Validated by the controller before it was published.
-    let mut pending = session.set_advertisements(initial.iter().cloned()).unwrap_or_default();
+    generation.borrow_and_update();
+    // Validated by the controller before it was stored.
+    let mut pending = session.set_advertisements(all_ads(&services)).unwrap_or_default();
     pending.extend(session.handle(Instant::now(), Input::Tick));
     loop {
         let mut queue = std::collections::VecDeque::from(std::mem::take(&mut pending));
@@ -301,11 +318,11 @@ async fn run_session(
                     }
                 };
             }
-            r = ads.changed() => {
+            r = generation.changed() => {
                 pending = match r {
                     Ok(()) => {
-                        let set = ads.borrow_and_update().clone();
-                        session.set_advertisements(set.iter().cloned()).unwrap_or_default()
+                        generation.borrow_and_update();
+                        session.set_advertisements(all_ads(&services)).unwrap_or_default()
                     }
                     // The controller is gone without a shutdown: end as a shutdown would.
                     Err(_) => session.handle(Instant::now(), Input::Close(CloseReason::Shutdown)),
@@ -474,7 +491,7 @@ mod tests {
                 Err("max supported communities is 63, got 64".to_string())
             );
             ctl.set_service("default/good", vec![ad("192.0.2.2/32")]).expect("others still work");
-            assert_eq!(ctl.ads.borrow().len(), 1);
+            assert_eq!(all_ads(&ctl.services).len(), 1);
         });
     }
 }
