@@ -6,3 +6,5 @@ ETCD_VERSION=v3.6.6
 # MetalLB reference. v0.9.3 is what we replace, but the Go module proxy refuses it
 # (see scripts/reference); v0.9.6 is the nearest version it serves.
 METALLB_VERSION=v0.9.6
+# GoBGP, one of the routers tests/bgp_routers.rs peers with (BIRD 2 and FRR come from apt).
+GOBGP_VERSION=v3.37.0

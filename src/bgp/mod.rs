@@ -7,18 +7,25 @@
 //! * `session`: one peer session as a state machine (`handle(now, Input) -> Vec<Output>`).
 //! * `advertisement`: the desired-state table and its diff.
 //! * `backoff`, `router_id`: reconnect delays and router-ID choice.
+//! * `peers`, `announce`: which sessions run (node selectors, D.5) and what a service
+//!   advertises (endpoint rules, D.4), pure.
 //!
-//! The TCP shell (dial with MD5, read/write loop, timers) lives beside these and only
-//! performs what `Session` returns.
+//! The network shell (`shell`: tokio tasks, `sockets`: dial with TCP MD5, `metrics`) only
+//! performs what `Session` and `PeerSet` return.
 
 pub mod advertisement;
+pub mod announce;
 pub mod backoff;
 pub mod header;
 pub mod message;
+pub mod metrics;
 pub mod notification;
 pub mod open;
+pub mod peers;
 pub mod router_id;
 pub mod session;
+pub mod shell;
+pub mod sockets;
 pub mod update;
 
 #[cfg(test)]
@@ -27,6 +34,7 @@ mod session_tests;
 pub use advertisement::{Advertisement, AdvertisementError, AdvertisementTable, RouteAttributes};
 pub use message::{DecodeError, Message};
 pub use session::{CloseReason, Input, Output, Session, SessionConfig, SessionError, SessionStats};
+pub use shell::BgpController;
 pub use update::Codec;
 
 /// Hex with optional whitespace, for the spec vectors in tests.
