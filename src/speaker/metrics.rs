@@ -103,7 +103,7 @@ impl SpeakerMetrics {
         let mut r = Registry::default();
         self.client.register(&mut r);
         let s = r.sub_registry_with_prefix("metallb_speaker");
-        s.register("announced", "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged.", self.announced.clone());
+        s.register("announced", "Services being announced from this node. This is desired state, it does not guarantee that the routing protocols have converged", self.announced.clone());
         let l = r.sub_registry_with_prefix("metallb_layer2");
         l.register("requests_received", "Number of layer2 requests received for owned IPs", self.requests_received.clone());
         l.register("responses_sent", "Number of layer2 responses sent for owned IPs", self.responses_sent.clone());
