@@ -28,11 +28,6 @@ pub const CONFIGMAP: &str = "speaker-l2";
 pub const NS: &str = "speaker-l2";
 
 pub const ISOLATION: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: speaker-l2
----
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
 metadata:
@@ -113,6 +108,33 @@ pub fn owner(service_key: &str, nodes: &[&str]) -> String {
 }
 
 // ---------------------------------------------------------------- objects
+
+/// Creates namespace [`NS`] unless it is active; waits out the termination of an earlier
+/// one (no kube-controller-manager runs here, so a deleted namespace keeps its `kubernetes`
+/// finalizer forever: it is finalized by hand). It is left in place afterwards.
+pub fn ensure_namespace(c: &Arc<Cluster>) {
+    let ok = wait_for(Duration::from_secs(60), || {
+        let out = c.kubectl(&["get", "ns", NS, "-o", "json"]);
+        let obj: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let phase = obj["status"]["phase"].as_str().unwrap_or_default().to_string();
+        if out.status.success() && phase == "Active" {
+            return Some(());
+        }
+        if out.status.success() && phase == "Terminating" {
+            let mut obj = obj;
+            obj["spec"]["finalizers"] = json!([]);
+            let _ = c.kubectl_stdin(&["replace", "--raw", &format!("/api/v1/namespaces/{NS}/finalize"), "-f", "-"], &obj.to_string());
+        }
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("NotFound") {
+            let created = c.kubectl(&["create", "ns", NS]);
+            if created.status.success() {
+                return Some(());
+            }
+        }
+        None
+    });
+    assert!(ok.is_some(), "namespace {NS} did not become active");
+}
 
 pub fn configmap(c: &Arc<Cluster>, payload: &str) -> Applied {
     c.apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": METALLB_NS}, "data": {"config": payload}}).to_string())
@@ -439,6 +461,7 @@ pub fn run_scenario(c: &Arc<Cluster>, speaker: &[&str]) -> Observed {
     let p = plan();
     let mut obs = Observed::default();
 
+    ensure_namespace(c);
     let _isolation = c.apply(ISOLATION);
     let _cfg = configmap(c, GOOD);
     let _svc4 = service(c, "l2-b", V4);
