@@ -76,7 +76,13 @@ fn main() {
         let frame = ArpFrame {
             destination: MacAddr::BROADCAST,
             source: ours,
-            arp: ArpRepr { operation: Operation::Request, sender_mac: ours, sender_ip: sender_ip(id), target_mac: MacAddr([0; 6]), target_ip: target },
+            arp: ArpRepr {
+                operation: Operation::Request,
+                sender_mac: ours,
+                sender_ip: sender_ip(id),
+                target_mac: MacAddr([0; 6]),
+                target_ip: target,
+            },
         };
         if let Ok(mut v) = sent_at.lock() {
             v[id] = Some(Instant::now());

@@ -107,7 +107,12 @@ mod tests {
 
     fn cm(ns: &str, name: &str, rv: &str) -> ConfigMap {
         ConfigMap {
-            metadata: ObjectMeta { namespace: Some(ns.into()), name: Some(name.into()), resource_version: Some(rv.into()), ..Default::default() },
+            metadata: ObjectMeta {
+                namespace: Some(ns.into()),
+                name: Some(name.into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }

@@ -16,7 +16,9 @@ use crate::k8s::SyncState;
 use crate::k8s::configmap::{ApplyConfig, LogLine};
 use crate::logging::Field;
 
-use super::decision::{Announcement, Announcements, Decision, ServiceInput, ServiceView, WithdrawReason, decide, invalid_ip_error, pool_for};
+use super::decision::{
+    Announcement, Announcements, Decision, ServiceInput, ServiceView, WithdrawReason, decide, invalid_ip_error, pool_for,
+};
 use super::metrics::AnnouncedLabel;
 use super::protocol::Protocol;
 
@@ -134,7 +136,13 @@ impl SpeakerCore {
         out
     }
 
-    fn set_balancer_inner(&mut self, key: &str, service: Option<&ServiceView>, endpoints: Option<&EndpointsView>, out: &mut ServiceOutcome) -> SyncState {
+    fn set_balancer_inner(
+        &mut self,
+        key: &str,
+        service: Option<&ServiceView>,
+        endpoints: Option<&EndpointsView>,
+        out: &mut ServiceOutcome,
+    ) -> SyncState {
         let current = self.announcements.get(key);
         let mut unknown_protocol = None;
         let decision = {
@@ -171,11 +179,14 @@ impl SpeakerCore {
                     WithdrawReason::IpNotAllowed => {
                         ctx.push(("ip", ip.map(|i| i.to_string()).unwrap_or_default().into()));
                         out.logs.push(
-                            [ctx.clone(), line(&[
-                                ("op", "setBalancer".into()),
-                                ("error", "assigned IP not allowed by config".into()),
-                                ("msg", "IP allocated by controller not allowed by config".into()),
-                            ])]
+                            [
+                                ctx.clone(),
+                                line(&[
+                                    ("op", "setBalancer".into()),
+                                    ("error", "assigned IP not allowed by config".into()),
+                                    ("msg", "IP allocated by controller not allowed by config".into()),
+                                ]),
+                            ]
                             .concat(),
                         );
                     }
@@ -196,11 +207,14 @@ impl SpeakerCore {
                         {
                             // No handler for this protocol yet (BGP before its handler lands).
                             out.logs.push(
-                                [ctx.clone(), line(&[
-                                    ("bug", "true".into()),
-                                    ("protocol", proto.as_str().into()),
-                                    ("msg", "internal error: unknown balancer protocol!".into()),
-                                ])]
+                                [
+                                    ctx.clone(),
+                                    line(&[
+                                        ("bug", "true".into()),
+                                        ("protocol", proto.as_str().into()),
+                                        ("msg", "internal error: unknown balancer protocol!".into()),
+                                    ]),
+                                ]
                                 .concat(),
                             );
                         }
@@ -223,7 +237,10 @@ impl SpeakerCore {
                 };
                 let Some(handler) = self.handlers.get_mut(&protocol) else { return SyncState::Success };
                 if let Err(e) = handler.set_balancer(key, ip, &cfg_pool) {
-                    out.logs.push([ctx, line(&[("op", "setBalancer".into()), ("error", e.into()), ("msg", "failed to announce service".into())])].concat());
+                    out.logs.push(
+                        [ctx, line(&[("op", "setBalancer".into()), ("error", e.into()), ("msg", "failed to announce service".into())])]
+                            .concat(),
+                    );
                     return SyncState::Error;
                 }
                 let announcement = Announcement { protocol, ip };
@@ -251,7 +268,11 @@ impl SpeakerCore {
     fn apply_inner(&mut self, cfg: Option<Config>, logs: &mut Vec<LogLine>) -> Result<SyncState, String> {
         let Some(cfg) = cfg else {
             let text = "no MetalLB configuration in cluster";
-            logs.push(line(&[("op", "setConfig".into()), ("error", text.into()), ("msg", "configuration is missing, MetalLB will not function".into())]));
+            logs.push(line(&[
+                ("op", "setConfig".into()),
+                ("error", text.into()),
+                ("msg", "configuration is missing, MetalLB will not function".into()),
+            ]));
             return Err(text.into());
         };
         if let Err(rejected) = self.announcements.accept_config(&cfg) {
@@ -336,7 +357,10 @@ mod tests {
 
     fn eps(nodes: &[&str]) -> EndpointsView {
         EndpointsView {
-            subsets: vec![EndpointSubset { ready: nodes.iter().map(|n| EndpointAddress::on_node("10.0.0.1", n)).collect(), not_ready: vec![] }],
+            subsets: vec![EndpointSubset {
+                ready: nodes.iter().map(|n| EndpointAddress::on_node("10.0.0.1", n)).collect(),
+                not_ready: vec![],
+            }],
         }
     }
 
@@ -449,7 +473,10 @@ mod tests {
         load(&mut c, L2);
         c.set_balancer("default/a", Some(&lb("192.0.2.100")), Some(&eps(&["node1"])));
         let out = c.set_balancer("default/a", Some(&lb("192.0.2.101")), Some(&eps(&["node1"])));
-        assert_eq!(calls.lock().unwrap().as_slice(), ["set default/a 192.0.2.100", "delete default/a loadBalancerIPChanged", "set default/a 192.0.2.101"]);
+        assert_eq!(
+            calls.lock().unwrap().as_slice(),
+            ["set default/a 192.0.2.100", "delete default/a loadBalancerIPChanged", "set default/a 192.0.2.101"]
+        );
         assert_eq!(c.announcements().get("default/a").unwrap().ip.to_string(), "192.0.2.101");
         assert!(out.node_assigned.is_some());
     }

@@ -116,13 +116,17 @@ impl Layer2Handler {
                 (ScanAction::CreateArp { name, .. }, Ok(())) => {
                     crate::log_json!("interface" => name.as_str(), "event" => "createARPResponder", "msg" => "created ARP responder for interface")
                 }
-                (ScanAction::CreateArp { name, .. }, Err(e)) => crate::log_json!("interface" => name.as_str(), "op" => "createARPResponder",
-                    "error" => e.to_string(), "msg" => "failed to create ARP responder"),
+                (ScanAction::CreateArp { name, .. }, Err(e)) => {
+                    crate::log_json!("interface" => name.as_str(), "op" => "createARPResponder",
+                    "error" => e.to_string(), "msg" => "failed to create ARP responder")
+                }
                 (ScanAction::CreateNdp { name, .. }, Ok(())) => {
                     crate::log_json!("interface" => name.as_str(), "event" => "createNDPResponder", "msg" => "created NDP responder for interface")
                 }
-                (ScanAction::CreateNdp { name, .. }, Err(e)) => crate::log_json!("interface" => name.as_str(), "op" => "createNDPResponder",
-                    "error" => e.to_string(), "msg" => "failed to create NDP responder"),
+                (ScanAction::CreateNdp { name, .. }, Err(e)) => {
+                    crate::log_json!("interface" => name.as_str(), "op" => "createNDPResponder",
+                    "error" => e.to_string(), "msg" => "failed to create NDP responder")
+                }
                 (ScanAction::DeleteArp { index }, _) => {
                     crate::log_json!("interface" => name_of(false, *index), "event" => "deleteARPResponder", "msg" => "deleted ARP responder for interface")
                 }

@@ -107,8 +107,16 @@ impl SpeakerMetrics {
         let l = r.sub_registry_with_prefix("metallb_layer2");
         l.register("requests_received", "Number of layer2 requests received for owned IPs", self.requests_received.clone());
         l.register("responses_sent", "Number of layer2 responses sent for owned IPs", self.responses_sent.clone());
-        l.register("gratuitous_sent", "Number of gratuitous layer2 packets sent for owned IPs as a result of failovers", self.gratuitous_sent.clone());
-        l.register("malformed_dropped", "Number of ARP/NDP packets dropped because they did not decode (ferrolb)", self.malformed_dropped.clone());
+        l.register(
+            "gratuitous_sent",
+            "Number of gratuitous layer2 packets sent for owned IPs as a result of failovers",
+            self.gratuitous_sent.clone(),
+        );
+        l.register(
+            "malformed_dropped",
+            "Number of ARP/NDP packets dropped because they did not decode (ferrolb)",
+            self.malformed_dropped.clone(),
+        );
         r
     }
 }

@@ -295,10 +295,28 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
     handlers.insert(Proto::Layer2, Box::new(Layer2Handler::new(&settings.node_name, metrics.clone())));
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(watch(Api::<Service>::all(client.clone()), watcher::Config::default(), tx.clone(), |e| Msg::Service(Box::new(e)), "service"));
-    tokio::spawn(watch(Api::<Endpoints>::all(client.clone()), watcher::Config::default(), tx.clone(), |e| Msg::Endpoints(Box::new(e)), "endpoints"));
+    tokio::spawn(watch(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+        tx.clone(),
+        |e| Msg::Service(Box::new(e)),
+        "service",
+    ));
+    tokio::spawn(watch(
+        Api::<Endpoints>::all(client.clone()),
+        watcher::Config::default(),
+        tx.clone(),
+        |e| Msg::Endpoints(Box::new(e)),
+        "endpoints",
+    ));
     let cm_cfg = watcher::Config::default().fields(&format!("metadata.name={}", settings.config));
-    tokio::spawn(watch(Api::<ConfigMap>::namespaced(client.clone(), &namespace), cm_cfg, tx.clone(), |e| Msg::ConfigMap(Box::new(e)), "configmap"));
+    tokio::spawn(watch(
+        Api::<ConfigMap>::namespaced(client.clone(), &namespace),
+        cm_cfg,
+        tx.clone(),
+        |e| Msg::ConfigMap(Box::new(e)),
+        "configmap",
+    ));
     let node_cfg = watcher::Config::default().fields(&format!("metadata.name={}", settings.node_name));
     tokio::spawn(watch(Api::<Node>::all(client.clone()), node_cfg, tx, |e| Msg::Node(Box::new(e)), "node"));
 
@@ -326,12 +344,15 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
                 Ok(ip) => {
                     tokio::spawn(metrics::serve(std::net::SocketAddr::new(ip, port), std::sync::Arc::new(shell.metrics.registry())));
                 }
-                Err(e) => crate::log_json!("op" => "startup", "error" => format!("invalid host {:?}: {e}", settings.host), "msg" => "not serving metrics"),
+                Err(e) => {
+                    crate::log_json!("op" => "startup", "error" => format!("invalid host {:?}: {e}", settings.host), "msg" => "not serving metrics")
+                }
             }
         }
         Err(_) => crate::log_json!("op" => "startup", "error" => format!("invalid port {}", settings.port), "msg" => "not serving metrics"),
     }
-    let (mut term, mut int, mut quit) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::quit())) {
+    let (mut term, mut int, mut quit) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::quit()))
+    {
         (Ok(t), Ok(i), Ok(q)) => (t, i, q),
         _ => {
             crate::log_json!("op" => "startup", "error" => "cannot install signal handlers", "msg" => "failed to start");

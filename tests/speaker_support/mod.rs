@@ -190,11 +190,22 @@ pub struct Frame {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FrameKind {
     /// `Request who-has T tell S`
-    ArpRequest { target: String, sender: String },
+    ArpRequest {
+        target: String,
+        sender: String,
+    },
     /// `Reply IP is-at MAC`
-    ArpReply { ip: String, mac: String },
+    ArpReply {
+        ip: String,
+        mac: String,
+    },
     /// Neighbor advertisement: target, `Flags [...]` text, target link-layer option.
-    Na { target: String, flags: String, tll: String, to: String },
+    Na {
+        target: String,
+        flags: String,
+        tll: String,
+        to: String,
+    },
     Other,
 }
 
@@ -518,7 +529,8 @@ pub fn run_scenario(c: &Arc<Cluster>, speaker: &[&str]) -> Observed {
     let requests: Vec<f64> = grat.iter().filter(|f| matches!(f.kind, FrameKind::ArpRequest { .. })).map(|f| f.t).collect();
     obs.grat_rounds = requests.len();
     obs.grat_spacing = requests.windows(2).map(|w| ((w[1] - w[0]) * 1000.0).round() / 1000.0).collect();
-    let nas: Vec<&Frame> = frames.iter().filter(|f| matches!(&f.kind, FrameKind::Na { target, .. } if target == V6) && f.dst != client_mac).collect();
+    let nas: Vec<&Frame> =
+        frames.iter().filter(|f| matches!(&f.kind, FrameKind::Na { target, .. } if target == V6) && f.dst != client_mac).collect();
     obs.grat_na_count = nas.len();
     obs.grat_na = nas
         .iter()
@@ -552,7 +564,9 @@ pub fn run_scenario(c: &Arc<Cluster>, speaker: &[&str]) -> Observed {
 
     // Phase D: a config without the announced IPv4 pool is rejected; announcing goes on.
     let _bad = configmap(c, BAD);
-    obs.stale_after_bad = wait_for(Duration::from_secs(20), || metric_value(&metrics(&p.moved_owner), "metallb_k8s_client_config_stale_bool").filter(|v| *v == 1.0));
+    obs.stale_after_bad = wait_for(Duration::from_secs(20), || {
+        metric_value(&metrics(&p.moved_owner), "metallb_k8s_client_config_stale_bool").filter(|v| *v == 1.0)
+    });
     obs.arp_after_bad = who_answers_arp(V4, &client_mac);
     obs.owner_metrics = metrics(&p.moved_owner);
 
