@@ -11,7 +11,7 @@
 //! * two Services sharing one IPv6 IP: answered, and the solicited-node group joined, while
 //!   either is announced; both gone only when both are withdrawn;
 //! * a config without the announced IP's pool is rejected (stale gauge 1) and the owner keeps
-//!   answering; Events `nodeAssigned` from `metallb-speaker`; v0.9's metric series.
+//!   answering; so it does after a flood of 5,000 malformed ARP frames (counted by reason); Events `nodeAssigned` from `metallb-speaker`; v0.9's metric series.
 
 mod speaker_support;
 mod support;
@@ -65,6 +65,7 @@ fn layer2_owner_answers_moves_with_a_burst_shares_ips_and_survives_a_bad_config(
     // Bad config: stale, old config in force, still answering.
     assert_eq!(obs.stale_after_bad, Some(1.0));
     assert_eq!(obs.arp_after_bad, BTreeSet::from([format!("{moved} (eth src {moved})")]));
+    assert_eq!(obs.arp_after_garbage, BTreeSet::from([format!("{moved} (eth src {moved})")]), "answers after malformed frames");
     let m = &obs.owner_metrics;
     for want in [
         format!("metallb_speaker_announced{{service=\"speaker-l2/l2-b\",protocol=\"layer2\",node=\"{}\",ip=\"{V4}\"}} 1", p.moved_owner),
@@ -79,4 +80,10 @@ fn layer2_owner_answers_moves_with_a_burst_shares_ips_and_survives_a_bad_config(
         let v = speaker_support::metric_value(m, series).unwrap_or(0.0);
         assert!(v >= 1.0, "{series} = {v}\n{m}");
     }
+    let malformed: f64 = m
+        .lines()
+        .filter(|l| l.starts_with("metallb_layer2_malformed_dropped_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(malformed >= 1000.0, "malformed frames counted: {malformed}\n{m}");
 }

@@ -136,6 +136,35 @@ pub fn ensure_namespace(c: &Arc<Cluster>) {
     assert!(ok.is_some(), "namespace {NS} did not become active");
 }
 
+/// Applies [`ISOLATION`] and waits until the API server enforces it (policies compile
+/// asynchronously): a status write as the controller on a probe Service must be denied.
+pub fn isolate(c: &Arc<Cluster>) -> Applied {
+    let applied = c.apply(ISOLATION);
+    let _probe = c.apply(
+        &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "isolation-probe", "namespace": NS},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+        .to_string(),
+    );
+    let enforced = wait_for(Duration::from_secs(30), || {
+        let mut obj = c.get_json(&["-n", NS, "svc", "isolation-probe"]);
+        obj["status"] = json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.99"}]}});
+        let out = c.kubectl_stdin(
+            &[
+                "--as=system:serviceaccount:metallb-system:controller",
+                "replace",
+                "--raw",
+                &format!("/api/v1/namespaces/{NS}/services/isolation-probe/status"),
+                "-f",
+                "-",
+            ],
+            &obj.to_string(),
+        );
+        String::from_utf8_lossy(&out.stderr).contains("the speaker tests own").then_some(())
+    });
+    assert!(enforced.is_some(), "the isolation policy is not enforced");
+    applied
+}
+
 pub fn configmap(c: &Arc<Cluster>, payload: &str) -> Applied {
     c.apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": METALLB_NS}, "data": {"config": payload}}).to_string())
 }
@@ -329,6 +358,39 @@ pub fn solicited_nas(frames: &[Frame], ip: &str, client_mac: &str) -> Vec<(Strin
         .collect()
 }
 
+/// Sends `count` malformed ARP frames (EtherType 0x0806, broadcast) from eth0 of `ns`:
+/// truncated payloads, wrong hardware/protocol types and address lengths, random bytes.
+pub fn flood_garbage(ns: &str, count: usize) {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let file = fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+        // SAFETY: setns on this thread only, with a valid namespace fd.
+        assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns {path}");
+        let socket = ferrolb::layer2::arp_socket::ArpSocket::open("eth0", Duration::from_millis(100)).expect("raw socket in the client");
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..count {
+            let mut frame = vec![0xff; 6];
+            frame.extend_from_slice(&socket.mac().0);
+            frame.extend_from_slice(&[0x08, 0x06]);
+            let len = i % 40;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                frame.push(state as u8);
+            }
+            if i % 3 == 0 && frame.len() >= 22 {
+                // Ethernet/IPv4 header with bad address lengths.
+                frame[14..22].copy_from_slice(&[0, 1, 8, 0, 9, 3, 0, 1]);
+            }
+            socket.send_raw(&frame).expect("send a malformed frame");
+        }
+    })
+    .join()
+    .expect("garbage sender");
+}
+
 /// Sends `count` ARP requests for `ip` from the client.
 pub fn arping(ip: &str, count: u32) {
     let _ = Command::new("ip")
@@ -437,6 +499,8 @@ pub struct Observed {
     /// Phase D: bad config: stale gauge of the owner, and who answers.
     pub stale_after_bad: Option<f64>,
     pub arp_after_bad: BTreeSet<String>,
+    /// Phase E: who answers after a flood of malformed ARP frames.
+    pub arp_after_garbage: BTreeSet<String>,
     /// Not compared: ARP gratuitous rounds (request+reply pairs) and their spacing (s).
     pub grat_rounds: usize,
     pub grat_spacing: Vec<f64>,
@@ -473,7 +537,7 @@ pub fn run_scenario(c: &Arc<Cluster>, speaker: &[&str]) -> Observed {
     let mut obs = Observed::default();
 
     ensure_namespace(c);
-    let _isolation = c.apply(ISOLATION);
+    let _isolation = isolate(c);
     let _cfg = configmap(c, GOOD);
     let _svc4 = service(c, "l2-b", V4);
     let _svc6 = service(c, "l2-b6", V6);
@@ -568,6 +632,10 @@ pub fn run_scenario(c: &Arc<Cluster>, speaker: &[&str]) -> Observed {
         metric_value(&metrics(&p.moved_owner), "metallb_k8s_client_config_stale_bool").filter(|v| *v == 1.0)
     });
     obs.arp_after_bad = who_answers_arp(V4, &client_mac);
+
+    // Phase E: a flood of malformed ARP frames; the owner keeps answering.
+    flood_garbage(CLIENT, 5000);
+    obs.arp_after_garbage = who_answers_arp(V4, &client_mac);
     obs.owner_metrics = metrics(&p.moved_owner);
 
     for s in &mut speakers {
