@@ -381,7 +381,7 @@ mod tests {
         let out = c.set_balancer("default/a", Some(&lb("192.0.2.100")), Some(&eps(&["node1", "node2", "node3"])));
         assert_eq!(out.state, Some(SyncState::Success));
         assert_eq!(out.node_assigned, Some(format!("announcing from node \"{me}\"")));
-        assert_eq!(calls.lock().unwrap().as_slice(), [format!("set default/a 192.0.2.100")]);
+        assert_eq!(calls.lock().unwrap().as_slice(), ["set default/a 192.0.2.100".to_string()]);
         let ann = out.logs.iter().find(|l| field(l, "event") == Some(&Field::from("serviceAnnounced"))).unwrap();
         assert_eq!(field(ann, "pool"), Some(&Field::from("l2")));
         assert_eq!(field(ann, "protocol"), Some(&Field::from("layer2")));

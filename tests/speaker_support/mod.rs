@@ -479,6 +479,9 @@ pub fn service_events(c: &Cluster, name: &str) -> BTreeSet<(String, String, Stri
 
 // ---------------------------------------------------------------- scenario
 
+/// A solicited NA as captured: (Ethernet source, flags, target link-layer address).
+pub type Na = (String, String, String);
+
 /// What the scenario saw: everything both implementations must agree on, plus the
 /// gratuitous burst's rounds and spacing (compared separately: v0.9.4+ changed the loop).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -495,7 +498,7 @@ pub struct Observed {
     pub arp_after_move: BTreeSet<String>,
     pub na_after_move: BTreeSet<(String, String, String)>,
     /// Phase C: shared IPv6 IP: (answering MACs, group joined) with both, one, no Service.
-    pub shared: Vec<(BTreeSet<(String, String, String)>, bool)>,
+    pub shared: Vec<(BTreeSet<Na>, bool)>,
     /// Phase D: bad config: stale gauge of the owner, and who answers.
     pub stale_after_bad: Option<f64>,
     pub arp_after_bad: BTreeSet<String>,
