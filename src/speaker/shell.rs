@@ -14,7 +14,8 @@
 //! * Per key: [`SpeakerCore`] (the pure [`super::decision::decide`] performed through the
 //!   [`super::protocol::Protocol`] handlers); the shell writes the logs, the `nodeAssigned`
 //!   Event (core/v1, component `metallb-speaker`, on every successful announce, aggregated by
-//!   the recorder) and nothing else: the speaker never writes Services.
+//!   the recorder, written by a task of its own so the work loop never waits on it) and
+//!   nothing else: the speaker never writes Services.
 //! * Memberlist: not started yet. The layer2 election runs over the ready endpoint nodes
 //!   alone (`members = None`), exactly as v0.9 without `ml-*` settings; the memberlist shell
 //!   plugs in through [`SpeakerCore::set_members`] and a re-queue of every Service.
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Service};
-use kube::api::Api;
+use kube::api::{Api, ObjectMeta};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tokio::signal::unix::{SignalKind, signal};
@@ -120,41 +121,90 @@ where
     }
 }
 
+/// What the speaker keeps of a Service: its view and what an Event's involvedObject needs.
+#[derive(Debug, Clone)]
+struct ServiceEntry {
+    view: ServiceView,
+    meta: ObjectMeta,
+}
+
+impl ServiceEntry {
+    fn of(s: &Service) -> Self {
+        let m = &s.metadata;
+        ServiceEntry {
+            view: service_view(s),
+            meta: ObjectMeta {
+                name: m.name.clone(),
+                namespace: m.namespace.clone(),
+                uid: m.uid.clone(),
+                resource_version: m.resource_version.clone(),
+                ..ObjectMeta::default()
+            },
+        }
+    }
+
+    /// A Service carrying only the metadata the Event recorder reads.
+    fn as_reference(&self) -> Service {
+        Service { metadata: self.meta.clone(), ..Service::default() }
+    }
+}
+
 struct Shell {
     core: SpeakerCore,
     queue: WorkQueue<Key>,
-    services: Store<Service>,
-    endpoints: Store<Endpoints>,
+    services: Store<ServiceEntry>,
+    endpoints: Store<EndpointsView>,
     configmap: Store<ConfigMap>,
-    nodes: Store<Node>,
+    nodes: Store<BTreeMap<String, String>>,
     configmap_key: String,
     node_name: String,
     started: bool,
-    recorder: Recorder,
+    events: mpsc::UnboundedSender<EventRequest>,
     metrics: SpeakerMetrics,
+}
+
+/// An Event to record, by the recorder task (the work loop never waits on the API server for
+/// an Event; client-go's recorder is asynchronous too).
+enum EventRequest {
+    Service { service: Box<Service>, message: String },
+    ConfigMap { configmap: Box<ConfigMap>, warning: bool, reason: &'static str, message: String },
+}
+
+async fn record_events(mut recorder: Recorder, mut rx: mpsc::UnboundedReceiver<EventRequest>) {
+    while let Some(req) = rx.recv().await {
+        let result = match &req {
+            EventRequest::Service { service, message } => recorder.record(service.as_ref(), false, "nodeAssigned", message).await,
+            EventRequest::ConfigMap { configmap, warning, reason, message } => {
+                recorder.record(configmap.as_ref(), *warning, reason, message).await
+            }
+        };
+        if let Err(e) = result {
+            crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "msg" => "failed to record event");
+        }
+    }
 }
 
 impl Shell {
     fn on_message(&mut self, msg: Msg) {
         match msg {
             Msg::Service(ev) => {
-                for k in self.services.apply(*ev) {
+                for k in self.services.apply(*ev, ServiceEntry::of) {
                     self.queue.add(Key::Service(k));
                 }
             }
             Msg::Endpoints(ev) => {
-                for k in self.endpoints.apply(*ev) {
+                for k in self.endpoints.apply(*ev, endpoints_view) {
                     self.queue.add(Key::Service(k));
                 }
             }
             Msg::ConfigMap(ev) => {
                 // A ConfigMap that never existed produces no key (v0.9's informer has no event).
-                if !self.configmap.apply(*ev).is_empty() {
+                if !self.configmap.apply(*ev, ConfigMap::clone).is_empty() {
                     self.queue.add(Key::ConfigMap);
                 }
             }
             Msg::Node(ev) => {
-                if !self.nodes.apply(*ev).is_empty() {
+                if !self.nodes.apply(*ev, |n: &Node| n.labels().clone().into_iter().collect()).is_empty() {
                     self.queue.add(Key::Node);
                 }
             }
@@ -180,7 +230,7 @@ impl Shell {
         }
     }
 
-    async fn process(&mut self, key: Key) {
+    fn process(&mut self, key: Key) {
         let now = Instant::now();
         self.metrics.client.updates.inc();
         let state = match &key {
@@ -190,8 +240,8 @@ impl Shell {
                     crate::log_json!("node" => self.node_name.as_str(), "op" => "getNode", "error" => "node doesn't exist in k8s, but I'm running on it!");
                     SyncState::Error
                 }
-                Some(node) => {
-                    let labels: BTreeMap<String, String> = node.labels().clone();
+                Some(labels) => {
+                    let labels = labels.clone();
                     let (state, logs) = self.core.set_node(&labels);
                     emit(&[], &logs);
                     state
@@ -209,26 +259,22 @@ impl Shell {
                 }
                 emit(&[("configmap", Field::from(self.configmap_key.as_str()))], &out.logs);
                 if let (Some(cm), Some(ev)) = (cm, out.event.clone()) {
-                    let (warning, reason, msg) = match ev {
+                    let (warning, reason, message) = match ev {
                         ConfigEvent::Stale(t) => (true, "ConfigStale", t),
                         ConfigEvent::Loaded => (false, "ConfigLoaded", "config (re)loaded".to_string()),
                     };
-                    if let Err(e) = self.recorder.record(&cm, warning, reason, &msg).await {
-                        crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "msg" => "failed to record event");
-                    }
+                    let _ = self.events.send(EventRequest::ConfigMap { configmap: Box::new(cm), warning, reason, message });
                 }
                 out.state
             }
             Key::Service(k) => {
                 let svc = self.services.get(k).cloned();
-                let view = svc.as_ref().map(service_view);
-                let eps = self.endpoints.get(k).map(endpoints_view);
-                let out = self.core.set_balancer(k, view.as_ref(), eps.as_ref());
+                let view = svc.as_ref().map(|s| &s.view);
+                let eps = self.endpoints.get(k);
+                let out = self.core.set_balancer(k, view, eps);
                 emit(&[("service", Field::from(k.as_str()))], &out.logs);
-                if let (Some(svc), Some(message)) = (&svc, &out.node_assigned)
-                    && let Err(e) = self.recorder.record(svc, false, "nodeAssigned", message).await
-                {
-                    crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "service" => k.as_str(), "msg" => "failed to record event");
+                if let (Some(svc), Some(message)) = (&svc, out.node_assigned) {
+                    let _ = self.events.send(EventRequest::Service { service: Box::new(svc.as_reference()), message });
                 }
                 out.state.unwrap_or(SyncState::Success)
             }
@@ -320,6 +366,8 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
     let node_cfg = watcher::Config::default().fields(&format!("metadata.name={}", settings.node_name));
     tokio::spawn(watch(Api::<Node>::all(client.clone()), node_cfg, tx, |e| Msg::Node(Box::new(e)), "node"));
 
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    tokio::spawn(record_events(Recorder::new(client, "metallb-speaker"), events_rx));
     let mut shell = Shell {
         core: SpeakerCore::new(&settings.node_name, handlers, metrics.announced.clone()),
         queue: WorkQueue::default(),
@@ -330,7 +378,7 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         configmap_key: format!("{namespace}/{}", settings.config),
         node_name: settings.node_name.clone(),
         started: false,
-        recorder: Recorder::new(client, "metallb-speaker"),
+        events: events_tx,
         metrics,
     };
     match u16::try_from(settings.port) {
@@ -368,7 +416,9 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         if shell.started
             && let Some(key) = shell.queue.get()
         {
-            shell.process(key).await;
+            shell.process(key);
+            // Let the watch and Event tasks run between keys.
+            tokio::task::yield_now().await;
             continue;
         }
         let wake = [shell.queue.next_wakeup(), handler_wake].into_iter().flatten().min();
