@@ -11,7 +11,8 @@
 //! * two Services sharing one IPv6 IP: answered, and the solicited-node group joined, while
 //!   either is announced; both gone only when both are withdrawn;
 //! * a config without the announced IP's pool is rejected (stale gauge 1) and the owner keeps
-//!   answering; so it does after a flood of 5,000 malformed ARP frames (counted by reason); Events `nodeAssigned` from `metallb-speaker`; v0.9's metric series.
+//!   answering; so it does after a flood of 5,000 malformed ARP frames (counted by reason);
+//! * SIGTERM: exit 0 after v0.9's `op=shutdown` lines; Events `nodeAssigned` from `metallb-speaker`; v0.9's metric series.
 
 mod speaker_support;
 mod support;
@@ -66,6 +67,7 @@ fn layer2_owner_answers_moves_with_a_burst_shares_ips_and_survives_a_bad_config(
     assert_eq!(obs.stale_after_bad, Some(1.0));
     assert_eq!(obs.arp_after_bad, BTreeSet::from([format!("{moved} (eth src {moved})")]));
     assert_eq!(obs.arp_after_garbage, BTreeSet::from([format!("{moved} (eth src {moved})")]), "answers after malformed frames");
+    assert_eq!(obs.shutdown, vec![(true, true, true); 3], "SIGTERM: exit 0 with v0.9's shutdown lines");
     let m = &obs.owner_metrics;
     for want in [
         format!("metallb_speaker_announced{{service=\"speaker-l2/l2-b\",protocol=\"layer2\",node=\"{}\",ip=\"{V4}\"}} 1", p.moved_owner),

@@ -504,6 +504,9 @@ pub struct Observed {
     pub arp_after_bad: BTreeSet<String>,
     /// Phase E: who answers after a flood of malformed ARP frames.
     pub arp_after_garbage: BTreeSet<String>,
+    /// SIGTERM to each speaker: (exited with status 0, logged `op=shutdown msg="starting
+    /// shutdown"`, logged `op=shutdown msg=done`).
+    pub shutdown: Vec<(bool, bool, bool)>,
     /// Not compared: ARP gratuitous rounds (request+reply pairs) and their spacing (s).
     pub grat_rounds: usize,
     pub grat_spacing: Vec<f64>,
@@ -643,6 +646,14 @@ pub fn run_scenario(c: &Arc<Cluster>, speaker: &[&str]) -> Observed {
 
     for s in &mut speakers {
         assert!(s.try_wait().is_none(), "speaker exited early; log:\n{}", s.log());
+    }
+    // SIGTERM (spec §1.3): log, stop, exit; nothing is sent for layer 2.
+    for s in &mut speakers {
+        run_ok(Command::new("kill").args(["-TERM", &s.pid().to_string()]));
+        let status = wait_for(Duration::from_secs(10), || s.try_wait());
+        let logs = s.json_log();
+        let logged = |msg: &str| logs.iter().any(|l| l["op"] == "shutdown" && l["msg"] == msg);
+        obs.shutdown.push((status.is_some_and(|st| st.success()), logged("starting shutdown"), logged("done")));
     }
     drop(eps4);
     drop(eps6);
