@@ -52,6 +52,12 @@ impl From<bool> for Field {
         Field::Bool(v)
     }
 }
+/// An optional value: `None` is `null` (Go's nil error).
+impl<T: Into<Field>> From<Option<T>> for Field {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Field::Null, Into::into)
+    }
+}
 
 /// Go `encoding/json` string encoding with HTML escaping.
 pub fn go_json_string(s: &str) -> String {

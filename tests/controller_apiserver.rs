@@ -47,8 +47,12 @@ fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
 }
 
 /// (type, reason, message) of the Events about `kind/name` in `ns`.
+/// The Events of the object `ns/name` as it is now (its current UID: an earlier test's
+/// object of the same name keeps its own Events).
 fn events(c: &Cluster, ns: &str, name: &str) -> Vec<(String, String, String)> {
-    let list = c.get_json(&["-n", ns, "events", "--field-selector", &format!("involvedObject.name={name}")]);
+    let kind = if name == "config" { "cm" } else { "svc" };
+    let uid = c.get_json(&["-n", ns, kind, name])["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let list = c.get_json(&["-n", ns, "events", "--field-selector", &format!("involvedObject.name={name},involvedObject.uid={uid}")]);
     list["items"]
         .as_array()
         .map(|items| {
@@ -105,8 +109,15 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     })
     .expect("an Event for the Service");
     assert!(evs.contains(&("Normal".into(), "IPAllocated".into(), "Assigned IP \"192.0.2.100\"".into())), "{evs:?}");
-    let cm_events = events(&c, METALLB_NS, "config");
-    assert!(cm_events.iter().any(|(t, r, _)| t == "Normal" && r == "ConfigLoaded"), "{cm_events:?}");
+    // The startup load records nothing on the ConfigMap; an accepted reload does.
+    assert_eq!(events(&c, METALLB_NS, "config"), vec![], "no Event for the first, clean load");
+    let _reload = configmap(&c, &format!("{GOOD}- name: more\n  protocol: layer2\n  addresses: ['198.51.100.200/29']\n"));
+    let cm_events = wait_for(Duration::from_secs(20), || {
+        let e = events(&c, METALLB_NS, "config");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("an Event for the reloaded ConfigMap");
+    assert_eq!(cm_events, vec![("Normal".into(), "ConfigLoaded".into(), "config (re)loaded".into())]);
 
     // Metrics on --port, v0.9's names; every other path is 404.
     let (code, body) = wait_for(Duration::from_secs(10), || http_get("/metrics")).expect("metrics served");
@@ -122,6 +133,12 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     assert!(body.contains("metallb_k8s_client_updates_total "), "{body}");
     assert_eq!(http_get("/").map(|r| r.0), Some(404));
     assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
+
+    // SIGTERM: a clean exit (status 0).
+    let pid = ctl.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = wait_for(Duration::from_secs(10), || ctl.try_wait()).expect("exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

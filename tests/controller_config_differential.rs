@@ -92,4 +92,5 @@ fn reference_and_ferrolb_log_the_same_verdict_for_every_compat_config_case() {
         }
     }
     assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), all.len(), diffs.join("\n"));
+    assert_eq!(support::forbidden_for(&c, "controller"), Vec::<String>::new(), "403s for the controller");
 }

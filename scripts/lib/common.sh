@@ -24,11 +24,22 @@ FLB_BRIDGE_V4=198.51.100.1
 FLB_BRIDGE_V6=2001:db8::1
 FLB_APISERVER_HOST=$FLB_BRIDGE_V4
 FLB_APISERVER_PORT=6443
+FLB_ETCD_CLIENT=127.0.0.1:32379
+FLB_ETCD_PEER=127.0.0.1:32380
+# FERROLB_ISOLATED=K (K = 1..9; benchmarks, parallel work): a private control
+# plane on loopback (127.0.0.1:16442+K, etcd on 42377+2K and 42378+2K) that
+# needs no bridge, so it can run beside the test cluster. Use it with its own
+# FERROLB_STATE. Only for tests that need no network namespace.
+if [ -n "${FERROLB_ISOLATED:-}" ]; then
+  case "$FERROLB_ISOLATED" in [1-9]) ;; *) echo "FERROLB_ISOLATED must be 1..9" >&2; exit 1 ;; esac
+  FLB_APISERVER_HOST=127.0.0.1
+  FLB_APISERVER_PORT=$((16442 + FERROLB_ISOLATED))
+  FLB_ETCD_CLIENT=127.0.0.1:$((42377 + 2 * FERROLB_ISOLATED))
+  FLB_ETCD_PEER=127.0.0.1:$((42378 + 2 * FERROLB_ISOLATED))
+fi
 FLB_APISERVER_URL=https://$FLB_APISERVER_HOST:$FLB_APISERVER_PORT
 # ClusterIPs are never routed anywhere; they only need the right family.
 FLB_SERVICE_CIDRS=203.0.113.192/26,2001:db8:ffff::/112
-FLB_ETCD_CLIENT=127.0.0.1:32379
-FLB_ETCD_PEER=127.0.0.1:32380
 FLB_NS=metallb-system
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }

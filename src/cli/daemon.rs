@@ -22,10 +22,10 @@ pub struct ControllerArgs {
     #[arg(long, default_value = "config")]
     pub config: String,
     /// Client-side rate limit on API requests per second (new in ferrolb; v0.9 used 5)
-    #[arg(long = "kube-api-qps", default_value = "50")]
+    #[arg(long = "kube-api-qps", default_value = "500")]
     pub kube_api_qps: f32,
     /// Client-side burst of API requests (new in ferrolb; v0.9 used 10)
-    #[arg(long = "kube-api-burst", default_value = "100")]
+    #[arg(long = "kube-api-burst", default_value = "1000")]
     pub kube_api_burst: u32,
     /// Arguments after the flags; ignored, as Go's flag package leaves them to the program.
     #[arg(last = true, hide = true)]
@@ -98,7 +98,7 @@ impl SpeakerArgs {
 }
 
 /// The speaker's effective settings after env defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpeakerSettings {
     pub config: String,
     pub host: String,

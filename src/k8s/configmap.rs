@@ -10,6 +10,9 @@
 //! Beyond v0.9 (documented in docs/differences.md): the outcome also names an Event for the
 //! ConfigMap itself — Warning `ConfigStale` with the exact error text, or Normal
 //! `ConfigLoaded` — so `kubectl describe configmap` shows why a config is not in force.
+//! [`ConfigEventFilter`] drops the `ConfigLoaded` of a process's first, clean load: a restarted
+//! daemon (or a swapped-in one, which must write nothing) has nothing new to say about a config
+//! that was already in force; after a stale outcome, or on any later reload, it is recorded.
 
 use crate::config::{self, Config};
 use crate::logging::Field;
@@ -87,6 +90,25 @@ pub fn on_configmap(data: Option<&str>, daemon: &mut dyn ApplyConfig) -> ConfigO
     out
 }
 
+/// Decides which [`ConfigEvent`]s are recorded: all `ConfigStale`s, and every `ConfigLoaded`
+/// except the one of the process's first load when nothing was stale before it.
+#[derive(Debug, Default)]
+pub struct ConfigEventFilter {
+    seen: bool,
+}
+
+impl ConfigEventFilter {
+    /// The Event to record for this outcome's `event`, if any.
+    pub fn filter(&mut self, event: Option<ConfigEvent>) -> Option<ConfigEvent> {
+        let first = !self.seen;
+        self.seen |= event.is_some();
+        match event {
+            Some(ConfigEvent::Loaded) if first => None,
+            other => other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +168,16 @@ mod tests {
         assert_eq!((out.state, out.stale, out.loaded), (SyncState::ReprocessAll, Some(false), true));
         assert_eq!(out.event, Some(ConfigEvent::Loaded));
         assert_eq!(d.applied, vec![Some(0)]);
+    }
+
+    #[test]
+    fn the_first_clean_load_records_no_event_later_ones_do() {
+        let mut f = ConfigEventFilter::default();
+        assert_eq!(f.filter(None), None);
+        assert_eq!(f.filter(Some(ConfigEvent::Loaded)), None, "startup load: nothing new to say");
+        assert_eq!(f.filter(Some(ConfigEvent::Loaded)), Some(ConfigEvent::Loaded));
+        let mut f = ConfigEventFilter::default();
+        assert_eq!(f.filter(Some(ConfigEvent::Stale("x".into()))), Some(ConfigEvent::Stale("x".into())));
+        assert_eq!(f.filter(Some(ConfigEvent::Loaded)), Some(ConfigEvent::Loaded), "recovery is recorded");
     }
 }

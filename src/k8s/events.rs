@@ -1,6 +1,11 @@
 //! A core/v1 Event recorder (kube-runtime's recorder writes `events.k8s.io/v1`, which v0.9's
 //! RBAC forbids). Like client-go's recorder, a repeat of the same (object, type, reason,
 //! message) raises the first Event's `count` by PATCH instead of creating a new one.
+//!
+//! Like client-go's broadcaster, recording is asynchronous: [`Recorder::spawn`] moves the
+//! recorder into a task fed by an unbounded channel, so a daemon's work loop never waits on an
+//! Event write (for the controller, the status PUT is the only write on the critical path).
+//! Events are written in the order they were sent; a failed write is logged and dropped.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -9,6 +14,7 @@ use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
+use tokio::sync::mpsc;
 
 /// (namespace, uid or name, type, reason, message): what makes two Events the same.
 type EventKey = (String, String, String, String, String);
@@ -35,14 +41,32 @@ impl Recorder {
         Recorder { client, component, seen: HashMap::new() }
     }
 
+    /// Moves the recorder into a task; Events sent to the returned [`EventSender`] are written
+    /// in order. The task ends when every sender is dropped.
+    pub fn spawn(mut self) -> EventSender {
+        let (tx, mut rx) = mpsc::unbounded_channel::<PendingEvent>();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if let Err(e) = self.record_target(&ev.target, ev.warning, &ev.reason, &ev.message).await {
+                    crate::log_json!("op" => "recordEvent", "error" => e.to_string(), "object" => format!("{}/{}", ev.target.namespace, ev.target.name), "msg" => "failed to record event");
+                }
+            }
+        });
+        EventSender { tx }
+    }
+
     /// Records an Event against `obj` (its kind and apiVersion from `K`).
     pub async fn record<K>(&mut self, obj: &K, warning: bool, reason: &str, message: &str) -> Result<(), kube::Error>
     where
         K: Resource<DynamicType = ()>,
     {
-        let ns = obj.namespace().unwrap_or_else(|| "default".into());
+        self.record_target(&EventTarget::of(obj), warning, reason, message).await
+    }
+
+    async fn record_target(&mut self, obj: &EventTarget, warning: bool, reason: &str, message: &str) -> Result<(), kube::Error> {
+        let ns = obj.namespace.clone();
         let type_ = if warning { "Warning" } else { "Normal" };
-        let id = obj.uid().unwrap_or_else(|| obj.name_any());
+        let id = obj.uid.clone().unwrap_or_else(|| obj.name.clone());
         let key = (ns.clone(), id, type_.to_string(), reason.to_string(), message.to_string());
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         let now = now_rfc3339_seconds();
@@ -56,14 +80,14 @@ impl Recorder {
             self.seen.remove(&key);
         }
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let name = format!("{}.{:x}", obj.name_any(), nanos);
+        let name = format!("{}.{:x}", obj.name, nanos);
         let involved = ObjectReference {
-            api_version: Some(K::api_version(&()).into_owned()),
-            kind: Some(K::kind(&()).into_owned()),
-            name: Some(obj.name_any()),
+            api_version: Some(obj.api_version.clone()),
+            kind: Some(obj.kind.clone()),
+            name: Some(obj.name.clone()),
             namespace: Some(ns.clone()),
-            uid: obj.uid(),
-            resource_version: obj.resource_version(),
+            uid: obj.uid.clone(),
+            resource_version: obj.resource_version.clone(),
             ..ObjectReference::default()
         };
         let event: Event = serde_json::from_value(json!({
@@ -81,5 +105,52 @@ impl Recorder {
         api.create(&PostParams::default(), &event).await?;
         self.seen.insert(key, (name, 1));
         Ok(())
+    }
+}
+
+/// The object an Event is about (the fields of its `involvedObject`).
+#[derive(Debug, Clone)]
+pub struct EventTarget {
+    api_version: String,
+    kind: String,
+    name: String,
+    namespace: String,
+    uid: Option<String>,
+    resource_version: Option<String>,
+}
+
+impl EventTarget {
+    /// The reference to `obj`; a cluster-scoped object's Events go to `default`.
+    pub fn of<K: Resource<DynamicType = ()>>(obj: &K) -> EventTarget {
+        EventTarget {
+            api_version: K::api_version(&()).into_owned(),
+            kind: K::kind(&()).into_owned(),
+            name: obj.name_any(),
+            namespace: obj.namespace().unwrap_or_else(|| "default".into()),
+            uid: obj.uid(),
+            resource_version: obj.resource_version(),
+        }
+    }
+}
+
+struct PendingEvent {
+    target: EventTarget,
+    warning: bool,
+    reason: String,
+    message: String,
+}
+
+/// The sending side of a spawned [`Recorder`].
+#[derive(Clone)]
+pub struct EventSender {
+    tx: mpsc::UnboundedSender<PendingEvent>,
+}
+
+impl EventSender {
+    /// Queues an Event against `obj`; never waits.
+    pub fn record<K: Resource<DynamicType = ()>>(&self, obj: &K, warning: bool, reason: &str, message: &str) {
+        let ev = PendingEvent { target: EventTarget::of(obj), warning, reason: reason.to_string(), message: message.to_string() };
+        // The task only ends when the runtime does; a lost Event then is of no consequence.
+        let _ = self.tx.send(ev);
     }
 }

@@ -10,6 +10,8 @@
 //! * [`stream`] — reading and writing one TCP stream message (frame, compress, Go's errors).
 //! * [`state`] — the sans-IO SWIM core: members and incarnations, probes, suspicion timers,
 //!   gossip queue, push/pull merge; time comes in, packets and events go out.
+//! * [`net`] — the tokio shell: UDP and TCP on port 7946, timers, sealing, join/leave, the
+//!   event channel, drop counters ([`MemberlistHandle`]).
 //!
 //! Malformed, truncated, wrongly encrypted or wrong-key input is a typed error, never a panic
 //! (fuzzed: `fuzz/fuzz_targets/memberlist_*`).
@@ -23,12 +25,15 @@
 //! `weezl` (LZW, the GIF flavour Go's `compress/lzw` implements), `crc32fast`, `aes-gcm`,
 //! `sha2`.
 
+pub mod metallb;
 pub mod msgpack;
+pub mod net;
 pub mod security;
 pub mod state;
 pub mod stream;
 pub mod wire;
 
+pub use net::{MemberInfo, MemberlistHandle, MlConfig, NodeEvent, NodeEventKind};
 pub use security::metallb_key;
 
 pub use state::{Action, Config, Event, Member, MemberState, Memberlist};

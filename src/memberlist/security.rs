@@ -36,10 +36,15 @@ pub enum CryptoError {
 /// MetalLB v0.9's key (vectors F): `sha256.New().Sum(secret)[:16]`, i.e. the first 16 bytes
 /// of the secret followed by SHA-256 of nothing. An empty secret means no encryption.
 pub fn metallb_key(secret: &str) -> Option<[u8; 16]> {
+    metallb_key_bytes(secret.as_bytes())
+}
+
+/// [`metallb_key`] for a secret given as raw bytes (Go converts the string to `[]byte`).
+pub fn metallb_key_bytes(secret: &[u8]) -> Option<[u8; 16]> {
     if secret.is_empty() {
         return None;
     }
-    let mut bytes = secret.as_bytes().to_vec();
+    let mut bytes = secret.to_vec();
     bytes.extend_from_slice(&Sha256::digest(b""));
     let mut key = [0u8; 16];
     key.copy_from_slice(&bytes[..16]);

@@ -292,6 +292,7 @@ pub struct Memberlist {
     leave_broadcast_done: bool,
     rng: Rng,
     events: Vec<Event>,
+    logs: Vec<String>,
 }
 
 impl Memberlist {
@@ -321,6 +322,7 @@ impl Memberlist {
             leave_broadcast_done: false,
             rng,
             events: Vec::new(),
+            logs: Vec::new(),
         };
         let a = Alive {
             incarnation: m.next_incarnation(),
@@ -357,6 +359,16 @@ impl Memberlist {
 
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
+    }
+
+    /// memberlist's log lines since the last call, with v0.1.7's texts (`[INFO] memberlist:
+    /// Suspect … has failed, no acks received`…), without the timestamp Go's logger adds.
+    pub fn take_logs(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.logs)
+    }
+
+    fn log(&mut self, line: String) {
+        self.logs.push(line);
     }
 
     fn find(&self, name: &str) -> Option<usize> {
@@ -405,6 +417,42 @@ impl Memberlist {
             };
             self.dead_node(now, d);
         }
+    }
+
+    /// [`Self::leave`], then the dead-about-ourselves message sent at once, as one packet, to
+    /// every member not known dead or left, instead of waiting for the next gossip round to
+    /// pick up to 3 of them. On the wire this is an ordinary `dead` packet (Go handles it like
+    /// a gossiped one: From = Node means "left"); the gossip queue still retransmits it as Go
+    /// does, so a lost packet costs nothing. This is what makes a graceful handover take one
+    /// packet's flight instead of up to a gossip interval per hop.
+    pub fn announce_leave(&mut self, now: Instant) -> Vec<Action> {
+        let was_left = self.left;
+        self.leave(now);
+        let mut out = Vec::new();
+        if was_left {
+            return out;
+        }
+        let Some(me) = self.find(&self.cfg.name).map(|i| self.nodes[i].clone()) else {
+            return out;
+        };
+        let dead = Message::Dead(Accusation {
+            incarnation: me.incarnation,
+            node: me.name.clone(),
+            from: me.name.clone(),
+        })
+        .encode();
+        let targets: Vec<Member> = self
+            .nodes
+            .iter()
+            .filter(|n| n.name != me.name && !n.state.dead_or_left())
+            .cloned()
+            .collect();
+        for n in targets {
+            if let Some(addr) = n.socket_addr() {
+                self.raw_send(addr, Some(n.pmax()), dead.clone(), &mut out);
+            }
+        }
+        out
     }
 
     /// The leave broadcast went out its full retransmit count (or nobody else is alive).
@@ -463,6 +511,10 @@ impl Memberlist {
         match msg {
             Message::Ping(p) => {
                 if !p.node.is_empty() && p.node != self.cfg.name {
+                    self.log(format!(
+                        "[WARN] memberlist: Got ping for unexpected node '{}' from={from}",
+                        p.node
+                    ));
                     return;
                 }
                 let ack = Message::Ack(Ack {
@@ -716,6 +768,11 @@ impl Memberlist {
             let Some(i) = self.find(&name) else { continue };
             let n = &self.nodes[i];
             if n.state == MemberState::Suspect && n.state_change == s.change_time {
+                self.log(format!(
+                    "[INFO] memberlist: Marking {name} as failed, suspect timeout reached ({} peer confirmations)",
+                    s.n
+                ));
+                let n = &self.nodes[i];
                 let d = Accusation {
                     incarnation: n.incarnation,
                     node: name,
@@ -793,6 +850,10 @@ impl Memberlist {
                 self.probe = None;
                 return;
             };
+            self.log(format!(
+                "[DEBUG] memberlist: Failed ping: {} (timeout reached)",
+                p.node
+            ));
             let me = self.cfg.name.clone();
             let peers = self.k_random(self.cfg.indirect_checks, |n| {
                 n.name == me || n.name == p.node || n.state != MemberState::Alive
@@ -836,6 +897,10 @@ impl Memberlist {
         } else if p.indirect_sent && now >= p.deadline {
             self.probe = None;
             if p.tcp_contacted {
+                self.log(format!(
+                    "[WARN] memberlist: Was able to connect to {} but other probes failed, network may be misconfigured",
+                    p.node
+                ));
                 self.apply_awareness(-1);
                 return;
             }
@@ -845,6 +910,10 @@ impl Memberlist {
                 1
             };
             self.apply_awareness(delta);
+            self.log(format!(
+                "[INFO] memberlist: Suspect {} has failed, no acks received",
+                p.node
+            ));
             let s = Accusation {
                 incarnation: p.incarnation,
                 node: p.node,
@@ -1053,11 +1122,30 @@ impl Memberlist {
             return;
         }
         if a.vsn.len() >= 3 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1]) {
+            self.log(format!(
+                "[WARN] memberlist: Ignoring an alive message for '{}' ({}:{}) because protocol version(s) are wrong: {} <= {} <= {} should be >0",
+                a.node,
+                go_ip(&a.addr),
+                a.port,
+                a.vsn[0],
+                a.vsn[2],
+                a.vsn[1]
+            ));
             return;
         }
         let mut updates_node = false;
         let idx = match self.find(&a.node) {
             None => {
+                // Tolerant msgpack makes an `alive` with zero-valued fields of many junk
+                // datagrams. Go would add a node for it; with an incarnation > 0 and no
+                // versions it becomes an alive member named by the junk with versions 0,
+                // which then goes out in every push/pull, where Go's verifyProtocol refuses
+                // the whole state ("protocol version (0) is incompatible") until it dies.
+                // v0.1.7 always sends a name, an incarnation >= 1 and six version bytes, so
+                // anything else about an unknown node can only be garbage.
+                if a.node.is_empty() || a.incarnation == 0 || a.vsn.len() < 6 {
+                    return;
+                }
                 let mut vsn = [0u8; 6];
                 if a.vsn.len() >= 6 {
                     vsn.copy_from_slice(&a.vsn[..6]);
@@ -1084,8 +1172,27 @@ impl Memberlist {
                     // DeadNodeReclaimTime is 0 in DefaultLANConfig: only a left node's
                     // address may change; otherwise it is a conflict and ignored.
                     if s.state == MemberState::Left {
+                        let line = format!(
+                            "[INFO] memberlist: Updating address for left or failed node {} from {}:{} to {}:{}",
+                            s.name,
+                            go_ip(&s.addr),
+                            s.port,
+                            go_ip(&a.addr),
+                            a.port
+                        );
+                        self.log(line);
                         updates_node = true;
                     } else {
+                        let line = format!(
+                            "[ERR] memberlist: Conflicting address for {}. Mine: {}:{} Theirs: {}:{} Old state: {}",
+                            s.name,
+                            go_ip(&s.addr),
+                            s.port,
+                            go_ip(&a.addr),
+                            a.port,
+                            s.state.wire()
+                        );
+                        self.log(line);
                         return;
                     }
                 }
@@ -1108,7 +1215,18 @@ impl Memberlist {
             if a.incarnation == s.incarnation && a.meta == s.meta && a.vsn == s.vsn {
                 return;
             }
+            let line = format!(
+                "[WARN] memberlist: Refuting an alive message for '{}' ({}:{}) meta:({} VS {}), vsn:({} VS {})",
+                a.node,
+                go_ip(&a.addr),
+                a.port,
+                go_bytes(a.meta.as_deref().unwrap_or_default()),
+                go_bytes(s.meta.as_deref().unwrap_or_default()),
+                go_bytes(&a.vsn),
+                go_bytes(&s.vsn)
+            );
             self.refute(idx, a.incarnation);
+            self.log(line);
         } else {
             let msg = Message::Alive(a.clone()).encode();
             self.queue_broadcast(&a.node, msg, false);
@@ -1159,6 +1277,10 @@ impl Memberlist {
         }
         if s.node == self.cfg.name {
             self.refute(idx, s.incarnation);
+            self.log(format!(
+                "[WARN] memberlist: Refuting a suspect message (from: {})",
+                s.from
+            ));
             return;
         }
         let msg = Message::Suspect(s.clone()).encode();
@@ -1206,6 +1328,10 @@ impl Memberlist {
         if d.node == self.cfg.name {
             if !self.left {
                 self.refute(idx, d.incarnation);
+                self.log(format!(
+                    "[WARN] memberlist: Refuting a dead message (from: {})",
+                    d.from
+                ));
                 return;
             }
             self.queue_broadcast(&d.node, msg, true);
@@ -1223,6 +1349,24 @@ impl Memberlist {
         let node = node.clone();
         self.events.push(Event::Leave(node));
     }
+}
+
+/// Go's `%v` of a `net.IP`: the address, `<nil>` when empty, `?` + hex otherwise.
+fn go_ip(b: &[u8]) -> String {
+    match ip_from_bytes(b) {
+        Some(ip) => ip.to_string(),
+        None if b.is_empty() => "<nil>".into(),
+        None => format!(
+            "?{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+/// Go's `%v` of a `[]byte`: `[1 5 2 0 0 0]`.
+fn go_bytes(b: &[u8]) -> String {
+    let v: Vec<String> = b.iter().map(u8::to_string).collect();
+    format!("[{}]", v.join(" "))
 }
 
 fn ip_from_bytes(b: &[u8]) -> Option<IpAddr> {
@@ -1501,6 +1645,115 @@ mod tests {
                 sim.view(i)
             );
         }
+    }
+
+    #[test]
+    fn announced_leave_reaches_every_member_without_any_gossip_round() {
+        let mut sim = Sim::new(4);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        let out = sim.nodes[3].announce_leave(sim.now);
+        let mut to: Vec<SocketAddr> = out
+            .iter()
+            .map(|a| match a {
+                Action::SendPacket { to, .. } => *to,
+                other => panic!("unexpected action {other:?}"),
+            })
+            .collect();
+        to.sort();
+        assert_eq!(to, [addr(0), addr(1), addr(2)]);
+        // Delivered with no tick in between: everyone already holds node3 as left.
+        sim.perform(3, out);
+        for i in 0..3 {
+            assert!(
+                sim.view(i).contains(&("node3".into(), MemberState::Left)),
+                "{:?}",
+                sim.view(i)
+            );
+        }
+        assert!(
+            sim.nodes[3].announce_leave(sim.now).is_empty(),
+            "a second leave sends nothing"
+        );
+    }
+
+    #[test]
+    fn a_garbled_alive_adds_no_member_that_would_poison_push_pull() {
+        let mut m = Memberlist::new(
+            Config::metallb("a", IpAddr::from([127, 0, 0, 1]), false),
+            Instant::now(),
+            1,
+        );
+        // `[4, 0x80]`: an alive with an empty map, all fields at their zero values.
+        assert_eq!(
+            m.handle_packet(Instant::now(), addr(1), &[4, 0x80]),
+            Ok(vec![])
+        );
+        let junk = Message::Alive(Alive {
+            incarnation: 3,
+            node: "x".into(),
+            addr: vec![127, 0, 0, 2],
+            port: 7946,
+            meta: None,
+            vsn: vec![],
+        })
+        .encode();
+        m.handle_packet(Instant::now(), addr(1), &junk).unwrap();
+        let names: Vec<&str> = m.nodes().iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a"]);
+    }
+
+    #[test]
+    fn a_failed_node_is_logged_with_go_texts() {
+        let mut sim = Sim::new(3);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        sim.nodes[0].take_logs();
+        sim.down.insert(2);
+        sim.run(Duration::from_secs(15));
+        let logs = sim.nodes[0].take_logs();
+        for want in [
+            "[INFO] memberlist: Marking node2 as failed, suspect timeout reached (0 peer confirmations)",
+        ] {
+            assert!(logs.iter().any(|l| l == want), "{want} not in {logs:#?}");
+        }
+        // Node 0 either probed node2 itself or heard node1's suspicion first.
+        if logs.iter().any(|l| l.contains("Failed ping: node2")) {
+            assert!(
+                logs.iter()
+                    .any(|l| l == "[DEBUG] memberlist: Failed ping: node2 (timeout reached)")
+            );
+        }
+        assert!(sim.nodes[0].take_logs().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn refuting_an_accusation_is_logged_with_go_texts() {
+        let mut sim = Sim::new(2);
+        sim.join_all();
+        sim.run(Duration::from_secs(1));
+        let inc = sim.nodes[1].nodes()[sim.nodes[1].find("node1").unwrap()].incarnation;
+        let sus = Message::Suspect(Accusation {
+            incarnation: inc,
+            node: "node1".into(),
+            from: "node0".into(),
+        })
+        .encode();
+        sim.nodes[1].handle_packet(sim.now, addr(0), &sus).unwrap();
+        let dead = Message::Dead(Accusation {
+            incarnation: inc + 5,
+            node: "node1".into(),
+            from: "node0".into(),
+        })
+        .encode();
+        sim.nodes[1].handle_packet(sim.now, addr(0), &dead).unwrap();
+        assert_eq!(
+            sim.nodes[1].take_logs(),
+            [
+                "[WARN] memberlist: Refuting a suspect message (from: node0)",
+                "[WARN] memberlist: Refuting a dead message (from: node0)",
+            ]
+        );
     }
 
     #[test]

@@ -110,12 +110,30 @@ pub fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
     }
 }
 
-/// A process-wide lock for tests that use shared cluster-wide state (the
-/// `config` ConfigMap, the address pool, the network namespaces). Survives a
-/// panicking holder.
-pub fn serial() -> MutexGuard<'static, ()> {
+/// A lock for tests that use shared cluster-wide state (the `config`
+/// ConfigMap, the address pool, the network namespaces): process-wide, and
+/// machine-wide through `flock` on /run/ferrolb-tests.lock, because there is
+/// one cluster per machine and two test processes (say, two worktrees) must
+/// not allocate each other's Services. Survives a panicking holder; the flock
+/// goes with the process.
+pub struct Serial {
+    _file: File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+pub fn serial() -> Serial {
+    use std::os::fd::AsRawFd;
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open("/run/ferrolb-tests.lock")
+        .expect("open /run/ferrolb-tests.lock");
+    // SAFETY: flock on a descriptor this function owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock /run/ferrolb-tests.lock: {}", std::io::Error::last_os_error());
+    Serial { _file: file, _guard: guard }
 }
 
 // ---------------------------------------------------------------- cluster
@@ -297,6 +315,17 @@ impl Cluster {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
+}
+
+/// The requests of service account `metallb-system:<sa>` that the apiserver refused with 403,
+/// from the audit log of this cluster's lifetime (`verb requestURI`).
+pub fn forbidden_for(c: &Cluster, sa: &str) -> Vec<String> {
+    let user = format!("system:serviceaccount:{METALLB_NS}:{sa}");
+    c.audit_events()
+        .into_iter()
+        .filter(|e| e["user"]["username"] == user.as_str() && e["responseStatus"]["code"] == 403)
+        .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
+        .collect()
 }
 
 /// Objects applied by [`Cluster::apply`]; deleted on drop.

@@ -1,0 +1,604 @@
+//! ferrolb's memberlist network shell (`examples/ml_node.rs` on `memberlist::net`) against Go
+//! peers on hashicorp/memberlist v0.1.7 configured like MetalLB's speaker
+//! (`tests/peers/memberlist-go`). Every node is a real process on its own loopback address
+//! (127.0.0.60–127.0.0.99, one port per test binary); every process is ours and is killed by
+//! its own PID when its guard drops.
+
+mod memberlist_support;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use memberlist_support::go_peer;
+use serde_json::Value;
+
+fn port() -> u16 {
+    30000 + (std::process::id() % 20000) as u16
+}
+
+fn addr(ip: &str) -> String {
+    format!("{ip}:{}", port())
+}
+
+/// Builds `examples/ml_node.rs` once (a no-op when `cargo test` already built it).
+fn ml_node() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+            .to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", "ml_node", "--manifest-path"])
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("run cargo build --example ml_node");
+        assert!(status.success(), "cargo build --example ml_node failed");
+        target.join("debug/examples/ml_node")
+    })
+    .clone()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Go,
+    Rust,
+}
+
+/// A member process (Go peer or ferrolb node); SIGKILLed by its PID on drop.
+struct Node {
+    name: String,
+    child: Child,
+    out: Arc<Mutex<Vec<Value>>>,
+    err: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    fn start(kind: Kind, name: &str, ip: &str, secret: &str, join: &[&str]) -> Node {
+        let join: Vec<String> = join.iter().map(|ip| addr(ip)).collect();
+        let mut cmd = match kind {
+            Kind::Go => {
+                let mut c = Command::new(go_peer());
+                c.arg("peer");
+                c
+            }
+            Kind::Rust => {
+                let mut c = Command::new(ml_node());
+                c.arg("--exit-on-stdin-eof");
+                c
+            }
+        };
+        let port = port().to_string();
+        let dash = |f: &str| match kind {
+            Kind::Go => format!("-{f}"),
+            Kind::Rust => format!("--{f}"),
+        };
+        cmd.args([&dash("name"), name, &dash("bind"), ip, &dash("port"), &port]);
+        cmd.args([&dash("secret"), secret]);
+        if !join.is_empty() {
+            cmd.args([&dash("join"), &join.join(",")]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a member process");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let o = out.clone();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                o.lock().unwrap().push(v);
+            }
+        });
+        let err = Arc::new(Mutex::new(Vec::new()));
+        let e = err.clone();
+        let stderr = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                e.lock().unwrap().push(line);
+            }
+        });
+        let n = Node {
+            name: name.to_string(),
+            child,
+            out,
+            err,
+        };
+        // Ready once it printed its first member list (itself).
+        assert!(
+            wait(Duration::from_secs(10), || !n.members().is_empty()),
+            "{name} did not start: {:?}",
+            n.err.lock().unwrap()
+        );
+        n
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// The member names from the last `{"members":[..]}` line, sorted.
+    fn members(&self) -> Vec<String> {
+        let lines = self.lines();
+        let Some(last) = lines.iter().rev().find(|v| v.get("members").is_some()) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = last["members"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|m| m["name"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// memberlist's error and warning lines (Go peers).
+    fn complaints(&self) -> Vec<String> {
+        self.err
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
+            .cloned()
+            .collect()
+    }
+
+    /// A memberlist log line containing `needle`: stderr for Go peers, the
+    /// `{"component":"MemberList","msg":..}` lines for ferrolb nodes.
+    fn log_has(&self, needle: &str) -> bool {
+        self.err.lock().unwrap().iter().any(|l| l.contains(needle))
+            || self
+                .lines()
+                .iter()
+                .filter_map(|v| v.get("msg").and_then(Value::as_str).map(str::to_string))
+                .any(|l| l.contains(needle))
+    }
+
+    /// The last `{"stats":..}` line (ferrolb nodes print one each second the counters move).
+    fn stats(&self) -> Value {
+        self.lines()
+            .iter()
+            .rev()
+            .find_map(|v| v.get("stats").cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    fn stat(&self, key: &str) -> u64 {
+        self.stats()[key].as_u64().unwrap_or(0)
+    }
+
+    /// The event lines (ferrolb nodes): (event, node, state).
+    fn events(&self) -> Vec<(String, String, String)> {
+        self.lines()
+            .iter()
+            .filter(|v| v.get("event").is_some())
+            .map(|v| {
+                let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                (s("event"), s("node"), s("state"))
+            })
+            .collect()
+    }
+
+    /// The `{"join":..}` line, once the node has printed it (each address can take up to the
+    /// 10 s TCP timeout).
+    fn join_line(&self) -> Option<Value> {
+        let find = || self.lines().iter().find_map(|v| v.get("join").cloned());
+        wait(Duration::from_secs(25), || find().is_some());
+        find()
+    }
+
+    fn sigterm(&self) {
+        // SAFETY: kill(2) on the PID of a child we spawned and have not reaped.
+        let r = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(r, 0, "SIGTERM {}", self.name);
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    cond()
+}
+
+fn names(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Every node reports `want` as its member list within `limit`.
+fn converge(nodes: &[&Node], want: &[&str], limit: Duration) {
+    let want = names(want);
+    let ok = wait(limit, || nodes.iter().all(|n| n.members() == want));
+    let views: Vec<(String, Vec<String>)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.members()))
+        .collect();
+    assert!(ok, "wanted {want:?} everywhere, got {views:?}");
+}
+
+/// Nobody logged a memberlist error or warning, and our nodes dropped nothing.
+fn quiet(nodes: &[&Node]) {
+    for n in nodes {
+        assert_eq!(
+            n.complaints(),
+            Vec::<String>::new(),
+            "{} complained",
+            n.name
+        );
+        for k in [
+            "packets_malformed",
+            "packets_undecryptable",
+            "streams_refused",
+        ] {
+            assert_eq!(n.stat(k), 0, "{} counted {k}: {}", n.name, n.stats());
+        }
+    }
+}
+
+/// "Within the default timers": join is one push/pull, the rest is gossip (200 ms) and
+/// probes (1 s); 10 s leaves room for a loaded CI machine without hiding a stall.
+const CONVERGE: Duration = Duration::from_secs(10);
+/// Probe (1 s) + suspicion (4 s with 2 members, more with awareness) + gossip, with slack.
+const DETECT: Duration = Duration::from_secs(30);
+
+fn see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
+    // ferrolb joins the Go peer, as a new speaker joins the listed pods.
+    let go = Node::start(Kind::Go, "go-a", go_ip, secret, &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", rust_ip, secret, &[go_ip]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    let j = rust.join_line().expect("join line");
+    assert_eq!(
+        (j["nb joigned"].as_u64(), j["error ?"].is_null()),
+        (Some(1), true),
+        "{j}"
+    );
+    // A Go peer joins the ferrolb node (the TCP push/pull in the other direction).
+    let go2 = Node::start(Kind::Go, "go-c", &bump(go_ip, 1), secret, &[rust_ip]);
+    converge(&[&go, &rust, &go2], &["go-a", "go-c", "rust-b"], CONVERGE);
+    // Several probe, gossip and push/pull-free rounds later, still one quiet cluster.
+    std::thread::sleep(Duration::from_secs(4));
+    converge(
+        &[&go, &rust, &go2],
+        &["go-a", "go-c", "rust-b"],
+        Duration::ZERO,
+    );
+    quiet(&[&go, &rust, &go2]);
+    assert!(rust.stat("packets_received") > 0, "{}", rust.stats());
+}
+
+fn bump(ip: &str, by: u8) -> String {
+    let mut o: Vec<u8> = ip.split('.').map(|x| x.parse().unwrap()).collect();
+    o[3] += by;
+    format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+}
+
+#[test]
+fn rust_node_and_go_peers_agree_on_members_without_encryption() {
+    see_each_other("", "127.0.0.60", "127.0.0.62");
+}
+
+#[test]
+fn rust_node_and_go_peers_agree_on_members_with_metallb_encryption() {
+    see_each_other(
+        "memberlist-secret-of-the-cluster",
+        "127.0.0.63",
+        "127.0.0.65",
+    );
+}
+
+#[test]
+fn a_different_secret_never_joins_in_either_direction() {
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.66", "the-go-secret", &[]);
+    let rust = Node::start(
+        Kind::Rust,
+        "rust-b",
+        "127.0.0.67",
+        "another-secret",
+        &["127.0.0.66"],
+    );
+    let j = rust.join_line().expect("join line");
+    assert_eq!(j["nb joigned"].as_u64(), Some(0), "{j}");
+    assert!(!j["error ?"].is_null(), "{j}");
+    let go2 = Node::start(
+        Kind::Go,
+        "go-c",
+        "127.0.0.68",
+        "the-go-secret",
+        &["127.0.0.67"],
+    );
+    // An unencrypted node does not get in either.
+    let plain = Node::start(
+        Kind::Rust,
+        "rust-d",
+        "127.0.0.69",
+        "",
+        &["127.0.0.66", "127.0.0.67"],
+    );
+    assert_eq!(
+        plain.join_line().expect("join line")["nb joigned"].as_u64(),
+        Some(0)
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(go.members(), ["go-a"]);
+    assert_eq!(rust.members(), ["rust-b"]);
+    assert_eq!(go2.members(), ["go-c"]);
+    assert_eq!(plain.members(), ["rust-d"]);
+    assert!(
+        wait(Duration::from_secs(3), || rust.stat("streams_refused") >= 2),
+        "go-c's and rust-d's joins were refused and counted: {}",
+        rust.stats()
+    );
+    assert!(
+        go.log_has("failed to receive"),
+        "the Go peer refused our join stream"
+    );
+    assert!(
+        rust.log_has(
+            "[ERR] memberlist: failed to receive: No installed keys could decrypt the message"
+        ),
+        "rust-b logged go-c's refused join as Go does"
+    );
+}
+
+#[test]
+fn sigkilled_rust_node_is_seen_dead_by_go_and_rejoins_after_restart() {
+    let secret = "kill-test-secret";
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.70", secret, &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.71", secret, &["127.0.0.70"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    drop(rust); // SIGKILL: no leave message
+    converge(&[&go], &["go-a"], DETECT);
+    assert!(
+        go.log_has("Suspect rust-b has failed"),
+        "the Go peer found rust-b dead by failed probes, not by a leave"
+    );
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.71", secret, &["127.0.0.70"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+}
+
+#[test]
+fn sigkilled_go_peer_is_seen_dead_by_rust_and_rejoins_after_restart() {
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.72", "", &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.73", "", &["127.0.0.72"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    drop(go);
+    converge(&[&rust], &["rust-b"], DETECT);
+    assert!(rust.log_has("[INFO] memberlist: Marking go-a as failed, suspect timeout reached"));
+    assert!(
+        rust.events()
+            .contains(&("NodeLeave".into(), "go-a".into(), "dead".into())),
+        "{:?}",
+        rust.events()
+    );
+    // The restarted Go peer joins the listed pods, as a restarted speaker does.
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.72", "", &["127.0.0.73"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+}
+
+#[test]
+fn sigterm_makes_go_peers_see_the_rust_node_left_not_failed() {
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.74", "", &[]);
+    let go2 = Node::start(Kind::Go, "go-c", "127.0.0.75", "", &["127.0.0.74"]);
+    let mut rust = Node::start(Kind::Rust, "rust-b", "127.0.0.76", "", &["127.0.0.74"]);
+    converge(&[&go, &go2, &rust], &["go-a", "go-c", "rust-b"], CONVERGE);
+    let t = Instant::now();
+    rust.sigterm();
+    converge(&[&go, &go2], &["go-a", "go-c"], Duration::from_secs(5));
+    let seen = t.elapsed();
+    assert!(
+        rust.wait_exit(Duration::from_secs(3)),
+        "rust-b exits after leaving"
+    );
+    let leave = rust
+        .lines()
+        .iter()
+        .find_map(|v| v.get("leave").cloned())
+        .expect("leave line");
+    assert!(
+        leave["error"].is_null(),
+        "leave broadcast done before the 1 s timeout: {leave}"
+    );
+    for g in [&go, &go2] {
+        assert!(
+            !g.log_has("Suspect rust-b") && !g.log_has("Marking rust-b as failed"),
+            "{} saw a leave, not a failure",
+            g.name
+        );
+    }
+    println!(
+        "graceful leave seen by both Go peers after {} ms (leave call {} ms)",
+        seen.as_millis(),
+        leave["ms"]
+    );
+}
+
+#[test]
+fn go_peer_leaving_is_reported_left_by_rust() {
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.77", "", &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.78", "", &["127.0.0.77"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    let mut go = go;
+    drop(go.child.stdin.take()); // the peer leaves with a 1 s timeout and exits
+    converge(&[&rust], &["rust-b"], Duration::from_secs(5));
+    assert!(
+        rust.events()
+            .contains(&("NodeLeave".into(), "go-a".into(), "left".into())),
+        "{:?}",
+        rust.events()
+    );
+    assert!(go.wait_exit(Duration::from_secs(3)));
+}
+
+#[test]
+fn two_go_peers_and_one_rust_node_converge_and_agree_on_a_death() {
+    let secret = "mixed-secret";
+    let a = Node::start(Kind::Go, "go-a", "127.0.0.80", secret, &[]);
+    let b = Node::start(Kind::Go, "go-b", "127.0.0.81", secret, &["127.0.0.80"]);
+    let r = Node::start(Kind::Rust, "rust-c", "127.0.0.82", secret, &["127.0.0.81"]);
+    converge(&[&a, &b, &r], &["go-a", "go-b", "rust-c"], CONVERGE);
+    std::thread::sleep(Duration::from_secs(4));
+    converge(&[&a, &b, &r], &["go-a", "go-b", "rust-c"], Duration::ZERO);
+    quiet(&[&a, &b, &r]);
+    drop(b);
+    converge(&[&a, &r], &["go-a", "rust-c"], DETECT);
+}
+
+#[test]
+fn one_go_peer_and_two_rust_nodes_converge_and_agree_on_a_death() {
+    let secret = "mixed-secret-2";
+    let a = Node::start(Kind::Go, "go-a", "127.0.0.84", secret, &[]);
+    let r1 = Node::start(Kind::Rust, "rust-b", "127.0.0.85", secret, &["127.0.0.84"]);
+    // The second ferrolb node only knows the first: it learns go-a through push/pull and gossip.
+    let r2 = Node::start(Kind::Rust, "rust-c", "127.0.0.86", secret, &["127.0.0.85"]);
+    converge(&[&a, &r1, &r2], &["go-a", "rust-b", "rust-c"], CONVERGE);
+    std::thread::sleep(Duration::from_secs(4));
+    converge(
+        &[&a, &r1, &r2],
+        &["go-a", "rust-b", "rust-c"],
+        Duration::ZERO,
+    );
+    quiet(&[&a, &r1, &r2]);
+    drop(r1);
+    converge(&[&a, &r2], &["go-a", "rust-c"], DETECT);
+    assert!(
+        r2.events()
+            .contains(&("NodeLeave".into(), "rust-b".into(), "dead".into())),
+        "{:?}",
+        r2.events()
+    );
+}
+
+/// Datagrams a fuzzer would try first: every type byte with junk, bad compounds, bad
+/// compress bodies, bad CRCs, truncated encryption headers, random bytes.
+fn garbage(i: u32) -> Vec<u8> {
+    let mut x = i.wrapping_mul(2_654_435_761) ^ 0x9e37_79b9;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    // Never empty: an empty datagram is "too short" before any decryption.
+    let len = 1 + (rnd() % 300) as usize;
+    let body: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+    let ty = [(i % 14) as u8];
+    let prefix: &[u8] = match i % 6 {
+        0 => &ty,               // any type, junk body
+        1 => &[7, 200, 0, 5],   // compound with lying lengths
+        2 => &[9, 0x82, 0xa4],  // compress with a broken map
+        3 => &[12, 1, 2, 3, 4], // hasCrc with a wrong CRC
+        4 => &[10, 1],          // an encrypt envelope on a plain node
+        _ => &[],               // random bytes
+    };
+    [prefix, &body[..]].concat()
+}
+
+fn flood(target: &str, count: u32) {
+    let s = UdpSocket::bind("127.0.0.99:0").expect("bind the flood socket");
+    let to: SocketAddr = addr(target).parse().unwrap();
+    for i in 0..count {
+        let _ = s.send_to(&garbage(i), to);
+        if i % 500 == 499 {
+            // Loopback drops what the receive buffer cannot hold; pace a little.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[test]
+fn a_flood_of_garbage_datagrams_is_counted_and_the_node_stays_healthy() {
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.90", "", &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.91", "", &["127.0.0.90"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    let n = 20_000;
+    flood("127.0.0.91", n);
+    // Garbage TCP streams too: each is refused and counted.
+    for _ in 0..5 {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(addr("127.0.0.91")).expect("connect");
+        let _ = c.write_all(&[6, 0xde, 0xad, 0xbe, 0xef, 0xff, 0xc1]);
+    }
+    assert!(
+        wait(Duration::from_secs(5), || rust.stat("packets_malformed")
+            > u64::from(n) / 2
+            && rust.stat("streams_refused") >= 5),
+        "most of the garbage arrived and was counted: {}",
+        rust.stats()
+    );
+    // Still a healthy member: it answers probes and keeps its view.
+    std::thread::sleep(Duration::from_secs(3));
+    converge(&[&go, &rust], &["go-a", "rust-b"], Duration::ZERO);
+    assert!(
+        !go.log_has("Suspect rust-b"),
+        "the Go peer never suspected rust-b"
+    );
+    assert_eq!(go.complaints(), Vec::<String>::new());
+    let packets_before = rust.stat("packets_received");
+    assert!(
+        wait(Duration::from_secs(5), || rust.stat("packets_received")
+            > packets_before),
+        "still receiving probes and gossip"
+    );
+}
+
+#[test]
+fn a_keyed_node_counts_undecryptable_garbage_and_stays_healthy() {
+    let secret = "flood-secret";
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.92", secret, &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.93", secret, &["127.0.0.92"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    let n = 5_000;
+    flood("127.0.0.93", n);
+    assert!(
+        wait(Duration::from_secs(5), || rust
+            .stat("packets_undecryptable")
+            > u64::from(n) / 2),
+        "{}",
+        rust.stats()
+    );
+    assert_eq!(
+        rust.stat("packets_malformed"),
+        0,
+        "nothing undecryptable reached the decoder"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    converge(&[&go, &rust], &["go-a", "rust-b"], Duration::ZERO);
+    assert!(!go.log_has("Suspect rust-b"));
+}
