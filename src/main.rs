@@ -92,6 +92,5 @@ fn run_speaker(args: &SpeakerArgs) -> i32 {
         log_json!("op" => "startup", "error" => "must specify --node-name or METALLB_NODE_NAME", "msg" => "missing configuration");
         return 1;
     }
-    log_json!("op" => "startup", "error" => "the speaker is not implemented yet", "msg" => "failed to start");
-    1
+    ferrolb::speaker::shell::run(&s)
 }

@@ -44,7 +44,7 @@ pub struct K8sClientMetrics {
 }
 
 impl K8sClientMetrics {
-    fn register(&self, r: &mut Registry) {
+    pub(crate) fn register(&self, r: &mut Registry) {
         let sub = r.sub_registry_with_prefix("metallb_k8s_client");
         sub.register("updates", "Number of k8s object updates that have been processed.", self.updates.clone());
         sub.register("update_errors", "Number of k8s object updates that failed for some reason.", self.update_errors.clone());

@@ -11,6 +11,7 @@ pub mod client;
 pub mod configmap;
 pub mod events;
 pub mod queue;
+pub mod store;
 
 /// What the work queue does with a key after processing it (v0.9's `SyncState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

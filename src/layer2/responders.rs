@@ -6,6 +6,10 @@
 //! stay with the caller: it calls [`Responders::add_arp`] / [`Responders::add_ndp`] /
 //! `remove_*`, and [`Responders::send_due_gratuitous`] whenever
 //! [`Responders::next_gratuitous`] is due.
+//!
+//! The owner of the metrics and logs (the speaker) sees every served packet and gratuitous
+//! round through an [`Observer`] ([`Responders::with_observer`]): v0.9 counts and logs per IP
+//! and interface, which the totals in [`Counters`] cannot say.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -35,6 +39,38 @@ pub struct Counters {
     pub gratuitous_sent: AtomicU64,
 }
 
+/// One thing the data plane did, as the [`Observer`] sees it.
+#[derive(Debug)]
+pub enum Observation<'a> {
+    /// An ARP socket on `interface` handled a frame (never [`arp_socket::Served::Idle`]).
+    Arp {
+        /// The interface name.
+        interface: &'a str,
+        /// What happened.
+        served: &'a arp_socket::Served,
+    },
+    /// An NDP socket on `interface` handled a message (never [`ndp_socket::Served::Idle`]).
+    Ndp {
+        /// The interface name.
+        interface: &'a str,
+        /// What happened.
+        served: &'a ndp_socket::Served,
+    },
+    /// A gratuitous round for `ip` sent `packets` packets as v0.9 counts them (ARP: per
+    /// packet sent; NDP: per interface tried); `error` if the round was aborted.
+    Gratuitous {
+        /// The announced IP.
+        ip: IpAddr,
+        /// Packets counted.
+        packets: usize,
+        /// The send error that aborted the round.
+        error: Option<&'a io::Error>,
+    },
+}
+
+/// Called from the serving threads and from [`Responders::send_due_gratuitous`].
+pub type Observer = Arc<dyn Fn(&Observation<'_>) + Send + Sync>;
+
 struct Worker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -55,6 +91,7 @@ pub struct Responders {
     counters: Arc<Counters>,
     arp: BTreeMap<String, (Arc<ArpSocket>, Worker)>,
     ndp: BTreeMap<String, (Arc<NdpSocket>, Worker)>,
+    observer: Option<Observer>,
 }
 
 fn read(a: &RwLock<Announcer>) -> std::sync::RwLockReadGuard<'_, Announcer> {
@@ -75,7 +112,13 @@ impl Responders {
             counters: Arc::new(Counters::default()),
             arp: BTreeMap::new(),
             ndp: BTreeMap::new(),
+            observer: None,
         }
+    }
+
+    /// No interfaces yet, an empty announcement set; `observer` sees every served packet.
+    pub fn with_observer(observer: Observer) -> Self {
+        Responders { observer: Some(observer), ..Self::new() }
     }
 
     /// The data plane totals.
@@ -88,9 +131,16 @@ impl Responders {
         let socket = Arc::new(ArpSocket::open(interface, POLL)?);
         let stop = Arc::new(AtomicBool::new(false));
         let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
+        let (observer, name) = (self.observer.clone(), interface.to_owned());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                match sock.serve_one(|ip| read(&ann).should_answer(ip)) {
+                let served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+                if let (Some(observe), Ok(served)) = (&observer, &served)
+                    && *served != arp_socket::Served::Idle
+                {
+                    observe(&Observation::Arp { interface: &name, served });
+                }
+                match served {
                     Ok(arp_socket::Served::Answered { sent: Ok(()), .. }) => {
                         counters.responses_sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -117,9 +167,16 @@ impl Responders {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
+        let (observer, name) = (self.observer.clone(), interface.to_owned());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                match sock.serve_one(|ip| read(&ann).should_answer(ip)) {
+                let served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+                if let (Some(observe), Ok(served)) = (&observer, &served)
+                    && *served != ndp_socket::Served::Idle
+                {
+                    observe(&Observation::Ndp { interface: &name, served });
+                }
+                match served {
                     Ok(ndp_socket::Served::Answered { sent: Ok(()), .. }) => {
                         counters.responses_sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -212,18 +269,23 @@ impl Responders {
         let due = write(&self.announcer).due_gratuitous(now);
         let mut errors = Vec::new();
         for ip in due {
+            let mut packets = 0;
             let result: io::Result<()> = match ip {
                 IpAddr::V4(v4) => self.arp.values().try_for_each(|(socket, _)| {
                     let (sent, result) = socket.gratuitous(v4);
-                    self.counters.gratuitous_sent.fetch_add(sent as u64, Ordering::Relaxed);
+                    packets += sent;
                     result
                 }),
                 IpAddr::V6(v6) => self.ndp.values().try_for_each(|(socket, _)| {
                     // v0.9 counts an NDP gratuitous packet even when the send fails.
-                    self.counters.gratuitous_sent.fetch_add(1, Ordering::Relaxed);
+                    packets += 1;
                     socket.gratuitous(v6)
                 }),
             };
+            self.counters.gratuitous_sent.fetch_add(packets as u64, Ordering::Relaxed);
+            if let Some(observe) = &self.observer {
+                observe(&Observation::Gratuitous { ip, packets, error: result.as_ref().err() });
+            }
             if let Err(e) = result {
                 errors.push(e);
             }

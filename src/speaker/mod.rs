@@ -1,4 +1,11 @@
-//! The speaker: per-service announcement decisions (pure, [`decision`]); the watch loop and
-//! the protocol handlers that perform the decisions live beside it as shells.
+//! The speaker (spec §4): per-service announcement decisions (pure, [`decision`]), the
+//! per-key logic that performs them through the protocol handlers ([`core`], [`protocol`]),
+//! the layer2 handler ([`layer2`]), the speaker's metrics ([`metrics`]) and the Kubernetes
+//! shell ([`shell`]).
 
+pub mod core;
 pub mod decision;
+pub mod layer2;
+pub mod metrics;
+pub mod protocol;
+pub mod shell;
