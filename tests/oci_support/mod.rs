@@ -207,7 +207,7 @@ pub fn environment(i: &Inputs<'_>) -> Result<Vec<String>, DeriveError> {
             None => (kv.clone(), String::new()),
         })
         .collect();
-    let mut set = |env: &mut Vec<(String, String)>, k: String, v: String| match env.iter_mut().find(|(ek, _)| *ek == k) {
+    let set = |env: &mut Vec<(String, String)>, k: String, v: String| match env.iter_mut().find(|(ek, _)| *ek == k) {
         Some(slot) => slot.1 = v,
         None => env.push((k, v)),
     };
