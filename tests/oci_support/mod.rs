@@ -336,7 +336,7 @@ pub fn runtime_config(i: &Inputs<'_>) -> Result<Value, DeriveError> {
             PodNetwork::Caller => {}
         }
     }
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut resources = json!({});
     if i.with_limits {
         let limits = &i.container["resources"]["limits"];
         if let Some(m) = limits["memory"].as_str() {
