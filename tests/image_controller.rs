@@ -1,9 +1,14 @@
 //! The `ferrolb-controller` image (scripts/image) under the controller container's own settings
 //! from `manifests/v0.9/metallb.yaml`: the rootfs unpacked from the OCI layout by umoci, a
 //! runtime config derived from the manifest (tests/oci_support: args, env, runAsUser 65534,
-//! readOnlyRootFilesystem, `drop: [all]`, no new privileges, the 100Mi/100m limits) and run by
-//! crun against the harness API server with a real `controller` service-account token. The
+//! readOnlyRootFilesystem, `drop: [all]`, no new privileges, the limits) and run by
+//! runc against the harness API server with a real `controller` service-account token. The
 //! controller in the container allocates a layer2 IP and writes it into the Service's status.
+//!
+//! The runtime is runc, not crun: crun 1.8.1 (Debian 12) refuses to start any container on a
+//! machine whose cgroups are in hybrid mode with a controller on the v2 hierarchy ("cgroups in
+//! hybrid mode not supported, drop all controllers from cgroupv2"), which is how this machine
+//! is set up; runc 1.1.5 handles it, so the manifest's limits (100Mi, 100m) are applied too.
 //!
 //! The container shares the test's network namespace (the controller only talks to the API server
 //! at 198.51.100.1:6443 and serves metrics on :7472); `serial()` keeps other controller tests
@@ -25,8 +30,11 @@ use support::{Applied, Cluster, METALLB_NS, cluster, require_root, require_tool,
 const POOL_FIRST: &str = "192.0.2.140";
 const POOL: &str = "192.0.2.140-192.0.2.143";
 
-/// A container started with `crun run`; on drop: SIGTERM to it, up to 10 s, then
-/// `crun delete -f`, and SIGKILL to the crun process this guard started if it is still there.
+/// The OCI runtime (see the module doc for why not crun).
+const RUNTIME: &str = "runc";
+
+/// A container started with `runc run`; on drop: SIGTERM to it, up to 10 s, then
+/// `runc delete -f`, and SIGKILL to the runc process this guard started if it is still there.
 struct CrunContainer {
     id: String,
     child: Child,
@@ -38,7 +46,7 @@ impl CrunContainer {
     fn run(bundle: &Path, id: &str) -> CrunContainer {
         let log = bundle.join("container.log");
         let file = fs::File::create(&log).expect("create log");
-        let child = Command::new("crun")
+        let child = Command::new(RUNTIME)
             .args(["run", "--bundle"])
             .arg(bundle)
             .arg(id)
@@ -46,7 +54,7 @@ impl CrunContainer {
             .stdout(file.try_clone().expect("dup log"))
             .stderr(file)
             .spawn()
-            .expect("start crun run");
+            .expect("start runc run");
         CrunContainer { id: id.to_string(), child, bundle: bundle.to_path_buf(), log }
     }
 
@@ -54,9 +62,9 @@ impl CrunContainer {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// PID (in the test's PID namespace) of the container's process, from `crun state`.
+    /// PID (in the test's PID namespace) of the container's process, from `runc state`.
     fn pid(&self) -> Option<u32> {
-        let out = Command::new("crun").args(["state", &self.id]).output().ok()?;
+        let out = Command::new(RUNTIME).args(["state", &self.id]).output().ok()?;
         let state: Value = serde_json::from_slice(&out.stdout).ok()?;
         (state["status"] == "running").then(|| state["pid"].as_u64()).flatten().map(|p| p as u32)
     }
@@ -73,13 +81,13 @@ impl CrunContainer {
 impl Drop for CrunContainer {
     fn drop(&mut self) {
         if self.try_wait().is_none() {
-            let _ = Command::new("crun").args(["kill", &self.id, "TERM"]).output();
+            let _ = Command::new(RUNTIME).args(["kill", &self.id, "TERM"]).output();
             if wait_for(Duration::from_secs(10), || self.try_wait()).is_none() {
-                let _ = Command::new("crun").args(["kill", &self.id, "KILL"]).output();
+                let _ = Command::new(RUNTIME).args(["kill", &self.id, "KILL"]).output();
                 let _ = wait_for(Duration::from_secs(5), || self.try_wait());
             }
         }
-        let _ = Command::new("crun").args(["delete", "-f", &self.id]).output();
+        let _ = Command::new(RUNTIME).args(["delete", "-f", &self.id]).output();
         if self.try_wait().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
@@ -93,7 +101,7 @@ impl Drop for CrunContainer {
 }
 
 fn configmap(c: &Arc<Cluster>) -> Applied {
-    let payload = format!("address-pools:\n- name: crun\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
+    let payload = format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
     c.apply(
         &json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "config", "namespace": METALLB_NS},
@@ -158,7 +166,7 @@ fn tree(root: &Path) -> Vec<String> {
 #[test]
 fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     require_root();
-    for tool in ["crun", "umoci", "file"] {
+    for tool in [RUNTIME, "umoci", "file", "strip"] {
         require_tool(tool);
     }
     let _serial = serial();
@@ -220,21 +228,21 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     fs::write(bundle.join("config.json"), serde_json::to_string_pretty(&config).expect("JSON")).expect("write config.json");
 
     let _cfg = configmap(&c);
-    let _svc = lb_service(&c, "flb-crun");
+    let _svc = lb_service(&c, "flb-image");
     let mut ctr = CrunContainer::run(&bundle, &id);
 
     let ip = wait_for(Duration::from_secs(90), || {
         if ctr.try_wait().is_some() {
             return Some(None);
         }
-        ingress_ip(&c, "flb-crun").map(Some)
+        ingress_ip(&c, "flb-image").map(Some)
     })
     .flatten();
-    let ip = ip.unwrap_or_else(|| panic!("no IP written by the controller in crun; log:\n{}", ctr.log()));
+    let ip = ip.unwrap_or_else(|| panic!("no IP written by the controller in the container; log:\n{}", ctr.log()));
     let pool: Vec<String> = (140..=143).map(|i| format!("192.0.2.{i}")).collect();
     assert!(pool.contains(&ip), "{ip} is not from the pool {POOL}");
     assert!(
-        ctr.json_log().iter().any(|v| v["event"] == "ipAllocated" && v["service"] == "default/flb-crun" && v["ip"] == ip.as_str()),
+        ctr.json_log().iter().any(|v| v["event"] == "ipAllocated" && v["service"] == "default/flb-image" && v["ip"] == ip.as_str()),
         "the container's log has no ipAllocated line for {ip}:\n{}",
         ctr.log()
     );
@@ -261,12 +269,21 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
         .expect("the service-account mount");
     assert!(sa_mount.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "ro")), "{sa_mount}");
 
+    // The manifest's `limits.memory: 100Mi` is the container's memory cgroup limit.
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
+    let memcg = cgroups
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
+        .unwrap_or_else(|| panic!("no memory cgroup (v1) in:\n{cgroups}"));
+    let limit = fs::read_to_string(format!("/sys/fs/cgroup/memory{memcg}/memory.limit_in_bytes")).expect("memory.limit_in_bytes");
+    assert_eq!(limit.trim(), "104857600", "memory cgroup {memcg}");
+
     let (code, body) = wait_for(Duration::from_secs(10), || http_get("/metrics")).expect("metrics served on :7472");
     assert_eq!(code, 200);
-    assert!(body.contains("metallb_allocator_addresses_total{pool=\"crun\"} 4"), "{body}");
+    assert!(body.contains("metallb_allocator_addresses_total{pool=\"image\"} 4"), "{body}");
 
     // SIGTERM through the runtime: a clean exit, as a pod deletion would do it.
-    run_ok(Command::new("crun").args(["kill", &id, "TERM"]));
+    run_ok(Command::new(RUNTIME).args(["kill", &id, "TERM"]));
     let status = wait_for(Duration::from_secs(20), || ctr.try_wait()).expect("the container exits on SIGTERM");
     assert!(status.success(), "exit {status}; log:\n{}", ctr.log());
 }

@@ -363,8 +363,7 @@ pub fn runtime_config(i: &Inputs<'_>) -> Result<Value, DeriveError> {
                 "inheritable": [],
                 "ambient": []
             },
-            "noNewPrivileges": no_new_privs,
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1_048_576u64, "soft": 1_048_576u64}]
+            "noNewPrivileges": no_new_privs
         },
         "root": {"path": i.rootfs.to_string_lossy(), "readonly": read_only},
         "mounts": [
