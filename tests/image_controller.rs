@@ -197,6 +197,15 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     let (pod, container) = oci_support::workload(&manifest, "Deployment", "controller");
     let image = ImageConfig::from_blob(&oci_support::image_config_blob(&layout, tag));
     assert_eq!(image.entrypoint, ["/ferrolb", "controller"]);
+    assert!(image.cmd.is_empty() && image.user.is_empty(), "{image:?}");
+    // The speaker image: the same layer, the other subcommand.
+    let speaker_blob = oci_support::image_config_blob(&layouts.join("ferrolb-speaker"), tag);
+    assert_eq!(ImageConfig::from_blob(&speaker_blob).entrypoint, ["/ferrolb", "speaker"]);
+    assert_eq!(
+        speaker_blob["rootfs"],
+        oci_support::image_config_blob(&layout, tag)["rootfs"],
+        "both images hold the same layer"
+    );
     let (host, port) = (c.env("FERROLB_APISERVER_HOST").to_string(), c.env("FERROLB_APISERVER_PORT").to_string());
     let facts = PodFacts {
         pod_name: "controller-ferrolb-test".into(),
