@@ -25,7 +25,10 @@ use std::time::Duration;
 
 use oci_support::{ImageConfig, Inputs, PodFacts, PodNetwork};
 use serde_json::{Value, json};
-use support::{Applied, Cluster, METALLB_NS, cluster, require_root, require_tool, run_ok, script, serial, wait_for};
+use support::{
+    Applied, Cluster, METALLB_NS, cluster, require_root, require_tool, run_ok, script, serial,
+    wait_for,
+};
 
 const POOL_FIRST: &str = "192.0.2.140";
 const POOL: &str = "192.0.2.140-192.0.2.143";
@@ -55,7 +58,12 @@ impl CrunContainer {
             .stderr(file)
             .spawn()
             .expect("start runc run");
-        CrunContainer { id: id.to_string(), child, bundle: bundle.to_path_buf(), log }
+        CrunContainer {
+            id: id.to_string(),
+            child,
+            bundle: bundle.to_path_buf(),
+            log,
+        }
     }
 
     fn log(&self) -> String {
@@ -64,13 +72,23 @@ impl CrunContainer {
 
     /// PID (in the test's PID namespace) of the container's process, from `runc state`.
     fn pid(&self) -> Option<u32> {
-        let out = Command::new(RUNTIME).args(["state", &self.id]).output().ok()?;
+        let out = Command::new(RUNTIME)
+            .args(["state", &self.id])
+            .output()
+            .ok()?;
         let state: Value = serde_json::from_slice(&out.stdout).ok()?;
-        (state["status"] == "running").then(|| state["pid"].as_u64()).flatten().map(|p| p as u32)
+        (state["status"] == "running")
+            .then(|| state["pid"].as_u64())
+            .flatten()
+            .map(|p| p as u32)
     }
 
     fn json_log(&self) -> Vec<Value> {
-        self.log().lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(Value::is_object).collect()
+        self.log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(Value::is_object)
+            .collect()
     }
 
     fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
@@ -81,19 +99,29 @@ impl CrunContainer {
 impl Drop for CrunContainer {
     fn drop(&mut self) {
         if self.try_wait().is_none() {
-            let _ = Command::new(RUNTIME).args(["kill", &self.id, "TERM"]).output();
+            let _ = Command::new(RUNTIME)
+                .args(["kill", &self.id, "TERM"])
+                .output();
             if wait_for(Duration::from_secs(10), || self.try_wait()).is_none() {
-                let _ = Command::new(RUNTIME).args(["kill", &self.id, "KILL"]).output();
+                let _ = Command::new(RUNTIME)
+                    .args(["kill", &self.id, "KILL"])
+                    .output();
                 let _ = wait_for(Duration::from_secs(5), || self.try_wait());
             }
         }
-        let _ = Command::new(RUNTIME).args(["delete", "-f", &self.id]).output();
+        let _ = Command::new(RUNTIME)
+            .args(["delete", "-f", &self.id])
+            .output();
         if self.try_wait().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("container log kept in {}:\n{}", self.log.display(), self.log());
+            eprintln!(
+                "container log kept in {}:\n{}",
+                self.log.display(),
+                self.log()
+            );
         } else {
             let _ = fs::remove_dir_all(&self.bundle);
         }
@@ -101,7 +129,8 @@ impl Drop for CrunContainer {
 }
 
 fn configmap(c: &Arc<Cluster>) -> Applied {
-    let payload = format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
+    let payload =
+        format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
     c.apply(
         &json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "config", "namespace": METALLB_NS},
@@ -121,7 +150,9 @@ fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
 }
 
 fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
-    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().map(str::to_string)
+    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The `Key:\tvalue` line of /proc/PID/status.
@@ -139,11 +170,20 @@ fn http_get(path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", 7472)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut resp = String::new();
     s.read_to_string(&mut resp).ok()?;
     let code = resp.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+    Some((
+        code,
+        resp.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    ))
 }
 
 /// Every path in `root`, relative, sorted.
@@ -151,7 +191,12 @@ fn tree(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in fs::read_dir(dir).expect("read dir").filter_map(Result::ok) {
             let p = e.path();
-            out.push(p.strip_prefix(root).expect("under root").to_string_lossy().into_owned());
+            out.push(
+                p.strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 walk(root, &p, out);
             }
@@ -181,8 +226,17 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     let _ = fs::remove_dir_all(&bundle);
     fs::create_dir_all(&bundle).expect("create bundle dir");
     let rootfs = bundle.join("rootfs");
-    run_ok(Command::new("umoci").args(["raw", "unpack", "--image"]).arg(format!("{}:{tag}", layout.display())).arg(&rootfs));
-    assert_eq!(tree(&rootfs), ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"], "one binary, no shell");
+    run_ok(
+        Command::new("umoci")
+            .args(["raw", "unpack", "--image"])
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(&rootfs),
+    );
+    assert_eq!(
+        tree(&rootfs),
+        ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"],
+        "one binary, no shell"
+    );
 
     // The service account's files, as the kubelet projects them.
     let sa = bundle.join("serviceaccount");
@@ -191,22 +245,35 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     fs::copy(c.env("FERROLB_CA"), sa.join("ca.crt")).expect("copy ca.crt");
     fs::write(sa.join("namespace"), METALLB_NS).expect("write namespace");
     run_ok(Command::new("chmod").args(["0755"]).arg(&bundle).arg(&sa));
-    run_ok(Command::new("chmod").arg("0644").arg(sa.join("token")).arg(sa.join("ca.crt")).arg(sa.join("namespace")));
+    run_ok(
+        Command::new("chmod")
+            .arg("0644")
+            .arg(sa.join("token"))
+            .arg(sa.join("ca.crt"))
+            .arg(sa.join("namespace")),
+    );
 
-    let manifest = fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml")).expect("read manifest");
+    let manifest = fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml"))
+        .expect("read manifest");
     let (pod, container) = oci_support::workload(&manifest, "Deployment", "controller");
     let image = ImageConfig::from_blob(&oci_support::image_config_blob(&layout, tag));
     assert_eq!(image.entrypoint, ["/ferrolb", "controller"]);
     assert!(image.cmd.is_empty() && image.user.is_empty(), "{image:?}");
     // The speaker image: the same layer, the other subcommand.
     let speaker_blob = oci_support::image_config_blob(&layouts.join("ferrolb-speaker"), tag);
-    assert_eq!(ImageConfig::from_blob(&speaker_blob).entrypoint, ["/ferrolb", "speaker"]);
+    assert_eq!(
+        ImageConfig::from_blob(&speaker_blob).entrypoint,
+        ["/ferrolb", "speaker"]
+    );
     assert_eq!(
         speaker_blob["rootfs"],
         oci_support::image_config_blob(&layout, tag)["rootfs"],
         "both images hold the same layer"
     );
-    let (host, port) = (c.env("FERROLB_APISERVER_HOST").to_string(), c.env("FERROLB_APISERVER_PORT").to_string());
+    let (host, port) = (
+        c.env("FERROLB_APISERVER_HOST").to_string(),
+        c.env("FERROLB_APISERVER_PORT").to_string(),
+    );
     let facts = PodFacts {
         pod_name: "controller-ferrolb-test".into(),
         namespace: METALLB_NS.into(),
@@ -234,7 +301,11 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
         with_limits: true,
     })
     .expect("derive the runtime config");
-    fs::write(bundle.join("config.json"), serde_json::to_string_pretty(&config).expect("JSON")).expect("write config.json");
+    fs::write(
+        bundle.join("config.json"),
+        serde_json::to_string_pretty(&config).expect("JSON"),
+    )
+    .expect("write config.json");
 
     let _cfg = configmap(&c);
     let _svc = lb_service(&c, "flb-image");
@@ -247,20 +318,31 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
         ingress_ip(&c, "flb-image").map(Some)
     })
     .flatten();
-    let ip = ip.unwrap_or_else(|| panic!("no IP written by the controller in the container; log:\n{}", ctr.log()));
+    let ip = ip.unwrap_or_else(|| {
+        panic!(
+            "no IP written by the controller in the container; log:\n{}",
+            ctr.log()
+        )
+    });
     let pool: Vec<String> = (140..=143).map(|i| format!("192.0.2.{i}")).collect();
     assert!(pool.contains(&ip), "{ip} is not from the pool {POOL}");
     assert!(
-        ctr.json_log().iter().any(|v| v["event"] == "ipAllocated" && v["service"] == "default/flb-image" && v["ip"] == ip.as_str()),
+        ctr.json_log().iter().any(|v| v["event"] == "ipAllocated"
+            && v["service"] == "default/flb-image"
+            && v["ip"] == ip.as_str()),
         "the container's log has no ipAllocated line for {ip}:\n{}",
         ctr.log()
     );
     if ip != POOL_FIRST {
-        eprintln!("note: {ip} allocated, not {POOL_FIRST}: another LoadBalancer Service holds an address of the pool");
+        eprintln!(
+            "note: {ip} allocated, not {POOL_FIRST}: another LoadBalancer Service holds an address of the pool"
+        );
     }
 
     // The process really runs under the manifest's settings.
-    let pid = ctr.pid().unwrap_or_else(|| panic!("container not running; log:\n{}", ctr.log()));
+    let pid = ctr
+        .pid()
+        .unwrap_or_else(|| panic!("container not running; log:\n{}", ctr.log()));
     assert_eq!(proc_status(pid, "Uid"), "65534 65534 65534 65534");
     assert_eq!(proc_status(pid, "Gid"), "65534 65534 65534 65534");
     for caps in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
@@ -268,15 +350,32 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     }
     assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
-    assert_eq!(cmdline, b"/ferrolb\0controller\0--port=7472\0--config=config\0");
+    assert_eq!(
+        cmdline,
+        b"/ferrolb\0controller\0--port=7472\0--config=config\0"
+    );
     let mountinfo = fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
-    let root = mountinfo.lines().find(|l| l.split(' ').nth(4) == Some("/")).expect("a / mount");
-    assert!(root.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "ro")), "root is not read-only: {root}");
+    let root = mountinfo
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .expect("a / mount");
+    assert!(
+        root.split(' ')
+            .nth(5)
+            .is_some_and(|o| o.split(',').any(|x| x == "ro")),
+        "root is not read-only: {root}"
+    );
     let sa_mount = mountinfo
         .lines()
         .find(|l| l.split(' ').nth(4) == Some(oci_support::SA_DIR))
         .expect("the service-account mount");
-    assert!(sa_mount.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "ro")), "{sa_mount}");
+    assert!(
+        sa_mount
+            .split(' ')
+            .nth(5)
+            .is_some_and(|o| o.split(',').any(|x| x == "ro")),
+        "{sa_mount}"
+    );
 
     // The manifest's `limits.memory: 100Mi` is the container's memory cgroup limit.
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/PID/cgroup");
@@ -284,15 +383,23 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
         .lines()
         .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
         .unwrap_or_else(|| panic!("no memory cgroup (v1) in:\n{cgroups}"));
-    let limit = fs::read_to_string(format!("/sys/fs/cgroup/memory{memcg}/memory.limit_in_bytes")).expect("memory.limit_in_bytes");
+    let limit = fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory{memcg}/memory.limit_in_bytes"
+    ))
+    .expect("memory.limit_in_bytes");
     assert_eq!(limit.trim(), "104857600", "memory cgroup {memcg}");
 
-    let (code, body) = wait_for(Duration::from_secs(10), || http_get("/metrics")).expect("metrics served on :7472");
+    let (code, body) = wait_for(Duration::from_secs(10), || http_get("/metrics"))
+        .expect("metrics served on :7472");
     assert_eq!(code, 200);
-    assert!(body.contains("metallb_allocator_addresses_total{pool=\"image\"} 4"), "{body}");
+    assert!(
+        body.contains("metallb_allocator_addresses_total{pool=\"image\"} 4"),
+        "{body}"
+    );
 
     // SIGTERM through the runtime: a clean exit, as a pod deletion would do it.
     run_ok(Command::new(RUNTIME).args(["kill", &id, "TERM"]));
-    let status = wait_for(Duration::from_secs(20), || ctr.try_wait()).expect("the container exits on SIGTERM");
+    let status = wait_for(Duration::from_secs(20), || ctr.try_wait())
+        .expect("the container exits on SIGTERM");
     assert!(status.success(), "exit {status}; log:\n{}", ctr.log());
 }

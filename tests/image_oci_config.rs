@@ -11,15 +11,23 @@ use oci_support::{DeriveError, ImageConfig, Inputs, PodFacts, PodNetwork, SA_DIR
 use serde_json::{Value, json};
 
 fn manifest() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/v0.9/metallb.yaml")).expect("read manifest")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/v0.9/metallb.yaml"),
+    )
+    .expect("read manifest")
 }
 
 /// The image config `scripts/image` writes for `daemon`.
 fn image(daemon: &str) -> ImageConfig {
-    ImageConfig { entrypoint: vec!["/ferrolb".into(), daemon.into()], working_dir: "/".into(), ..Default::default() }
+    ImageConfig {
+        entrypoint: vec!["/ferrolb".into(), daemon.into()],
+        working_dir: "/".into(),
+        ..Default::default()
+    }
 }
 
-const PASSWD: &str = "root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n";
+const PASSWD: &str =
+    "root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n";
 
 fn facts() -> PodFacts {
     PodFacts {
@@ -53,24 +61,53 @@ fn derive(kind: &str, name: &str, facts: &PodFacts) -> Result<Value, DeriveError
 }
 
 fn strs(v: &Value) -> Vec<&str> {
-    v.as_array().expect("array").iter().map(|s| s.as_str().expect("string")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s.as_str().expect("string"))
+        .collect()
 }
 
 #[test]
-fn controller_runs_ferrolb_controller_with_the_manifest_args_as_nobody_read_only_and_without_capabilities() {
+fn controller_runs_ferrolb_controller_with_the_manifest_args_as_nobody_read_only_and_without_capabilities()
+ {
     let cfg = derive("Deployment", "controller", &facts()).expect("derives");
     let p = &cfg["process"];
-    assert_eq!(strs(&p["args"]), ["/ferrolb", "controller", "--port=7472", "--config=config"]);
+    assert_eq!(
+        strs(&p["args"]),
+        ["/ferrolb", "controller", "--port=7472", "--config=config"]
+    );
     assert_eq!(p["user"], json!({"uid": 65534, "gid": 65534}));
     assert_eq!(p["noNewPrivileges"], true);
-    assert_eq!(cfg["root"], json!({"path": "/bundle/rootfs", "readonly": true}));
-    for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
-        assert_eq!(p["capabilities"][set], json!([]), "`drop: [all]` empties {set}");
+    assert_eq!(
+        cfg["root"],
+        json!({"path": "/bundle/rootfs", "readonly": true})
+    );
+    for set in [
+        "bounding",
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+    ] {
+        assert_eq!(
+            p["capabilities"][set],
+            json!([]),
+            "`drop: [all]` empties {set}"
+        );
     }
     // 100Mi and 100m of the manifest's limits.
     assert_eq!(cfg["linux"]["resources"]["memory"]["limit"], 104_857_600);
-    assert_eq!(cfg["linux"]["resources"]["cpu"], json!({"quota": 10_000, "period": 100_000}));
-    let sa = cfg["mounts"].as_array().unwrap().iter().find(|m| m["destination"] == SA_DIR).expect("SA mount");
+    assert_eq!(
+        cfg["linux"]["resources"]["cpu"],
+        json!({"quota": 10_000, "period": 100_000})
+    );
+    let sa = cfg["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == SA_DIR)
+        .expect("SA mount");
     assert_eq!(sa["source"], "/stage/sa");
     assert!(strs(&sa["options"]).contains(&"ro"));
 }
@@ -81,26 +118,55 @@ fn controller_env_is_only_hostname_and_the_api_server_service_env() {
     let cfg = derive("Deployment", "controller", &facts()).expect("derives");
     assert_eq!(
         strs(&cfg["process"]["env"]),
-        ["HOSTNAME=metallb-pod-0", "KUBERNETES_SERVICE_HOST=198.51.100.1", "KUBERNETES_SERVICE_PORT=6443"]
+        [
+            "HOSTNAME=metallb-pod-0",
+            "KUBERNETES_SERVICE_HOST=198.51.100.1",
+            "KUBERNETES_SERVICE_PORT=6443"
+        ]
     );
-    let ns: Vec<&str> = cfg["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
-    assert_eq!(ns, ["pid", "ipc", "mount", "uts"], "PodNetwork::Caller shares the caller's network");
+    let ns: Vec<&str> = cfg["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ns,
+        ["pid", "ipc", "mount", "uts"],
+        "PodNetwork::Caller shares the caller's network"
+    );
 }
 
 #[test]
 fn speaker_runs_as_root_in_the_host_network_with_exactly_net_admin_net_raw_sys_admin() {
     let cfg = derive("DaemonSet", "speaker", &facts()).expect("derives");
     let p = &cfg["process"];
-    assert_eq!(strs(&p["args"]), ["/ferrolb", "speaker", "--port=7472", "--config=config"]);
+    assert_eq!(
+        strs(&p["args"]),
+        ["/ferrolb", "speaker", "--port=7472", "--config=config"]
+    );
     assert_eq!(p["user"], json!({"uid": 0, "gid": 0}));
     assert_eq!(p["noNewPrivileges"], true);
     assert_eq!(cfg["root"]["readonly"], true);
     for set in ["bounding", "effective", "permitted"] {
-        assert_eq!(strs(&p["capabilities"][set]), ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_ADMIN"], "{set}");
+        assert_eq!(
+            strs(&p["capabilities"][set]),
+            ["CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_ADMIN"],
+            "{set}"
+        );
     }
     assert_eq!(p["capabilities"]["ambient"], json!([]));
-    let ns: Vec<&str> = cfg["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
-    assert_eq!(ns, ["pid", "ipc", "mount"], "hostNetwork: no network or UTS namespace");
+    let ns: Vec<&str> = cfg["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ns,
+        ["pid", "ipc", "mount"],
+        "hostNetwork: no network or UTS namespace"
+    );
     assert!(cfg.get("hostname").is_none());
 }
 
@@ -127,7 +193,11 @@ fn speaker_without_the_memberlist_secret_is_not_started() {
     f.secrets.clear();
     assert_eq!(
         derive("DaemonSet", "speaker", &f),
-        Err(DeriveError::MissingSecret { name: "METALLB_ML_SECRET_KEY".into(), secret: "memberlist".into(), key: "secretkey".into() })
+        Err(DeriveError::MissingSecret {
+            name: "METALLB_ML_SECRET_KEY".into(),
+            secret: "memberlist".into(),
+            key: "secretkey".into()
+        })
     );
 }
 
@@ -148,12 +218,19 @@ fn run_as_non_root_refuses_a_root_user() {
         network: PodNetwork::Caller,
         with_limits: false,
     };
-    assert_eq!(oci_support::runtime_config(&i), Err(DeriveError::RunsAsRoot));
+    assert_eq!(
+        oci_support::runtime_config(&i),
+        Err(DeriveError::RunsAsRoot)
+    );
 }
 
 #[test]
 fn command_replaces_the_entrypoint_and_args_replace_the_cmd() {
-    let img = ImageConfig { entrypoint: vec!["/e".into()], cmd: vec!["c1".into()], ..Default::default() };
+    let img = ImageConfig {
+        entrypoint: vec!["/e".into()],
+        cmd: vec!["c1".into()],
+        ..Default::default()
+    };
     let pod = json!({});
     let f = facts();
     let cases = [
@@ -185,5 +262,8 @@ fn kubernetes_quantities_convert_to_cgroup_units() {
     assert_eq!(oci_support::memory_bytes("512"), Ok(512));
     assert_eq!(oci_support::cpu_millis("100m"), Ok(100));
     assert_eq!(oci_support::cpu_millis("2"), Ok(2000));
-    assert_eq!(oci_support::cpu_millis("x"), Err(DeriveError::BadQuantity("x".into())));
+    assert_eq!(
+        oci_support::cpu_millis("x"),
+        Err(DeriveError::BadQuantity("x".into()))
+    );
 }

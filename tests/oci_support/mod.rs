@@ -84,7 +84,13 @@ pub struct ImageConfig {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl ImageConfig {
@@ -107,7 +113,9 @@ fn read_json(p: &Path) -> Value {
 }
 
 fn blob(layout: &Path, digest: &str) -> std::path::PathBuf {
-    let hex = digest.strip_prefix("sha256:").unwrap_or_else(|| panic!("not a sha256 digest: {digest}"));
+    let hex = digest
+        .strip_prefix("sha256:")
+        .unwrap_or_else(|| panic!("not a sha256 digest: {digest}"));
     layout.join("blobs/sha256").join(hex)
 }
 
@@ -121,7 +129,12 @@ pub fn image_config_blob(layout: &Path, tag: &str) -> Value {
         .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
         .unwrap_or_else(|| panic!("no tag {tag} in {}", layout.display()));
     let manifest = read_json(&blob(layout, desc["digest"].as_str().expect("digest")));
-    read_json(&blob(layout, manifest["config"]["digest"].as_str().expect("config digest")))
+    read_json(&blob(
+        layout,
+        manifest["config"]["digest"]
+            .as_str()
+            .expect("config digest"),
+    ))
 }
 
 /// What the node knows about the pod: the downward API's values and the secrets it may read.
@@ -170,7 +183,11 @@ pub enum DeriveError {
     #[error("env {name}: unsupported valueFrom {what}")]
     UnsupportedEnv { name: String, what: String },
     #[error("env {name}: secret {secret}/{key} not found")]
-    MissingSecret { name: String, secret: String, key: String },
+    MissingSecret {
+        name: String,
+        secret: String,
+        key: String,
+    },
     #[error("bad quantity {0}")]
     BadQuantity(String),
 }
@@ -207,7 +224,10 @@ pub fn environment(i: &Inputs<'_>) -> Result<Vec<String>, DeriveError> {
             None => (kv.clone(), String::new()),
         })
         .collect();
-    let set = |env: &mut Vec<(String, String)>, k: String, v: String| match env.iter_mut().find(|(ek, _)| *ek == k) {
+    let set = |env: &mut Vec<(String, String)>, k: String, v: String| match env
+        .iter_mut()
+        .find(|(ek, _)| *ek == k)
+    {
         Some(slot) => slot.1 = v,
         None => env.push((k, v)),
     };
@@ -220,18 +240,30 @@ pub fn environment(i: &Inputs<'_>) -> Result<Vec<String>, DeriveError> {
         let value = if let Some(v) = e["value"].as_str() {
             v.to_string()
         } else if let Some(path) = e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-            field_ref(i.facts, path).ok_or_else(|| DeriveError::UnsupportedEnv { name: name.clone(), what: path.to_string() })?
-        } else if let Some(secret) = e["valueFrom"]["secretKeyRef"]["name"].as_str() {
-            let key = e["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap_or_default();
-            i.facts.secrets.get(&(secret.to_string(), key.to_string())).cloned().ok_or_else(|| DeriveError::MissingSecret {
+            field_ref(i.facts, path).ok_or_else(|| DeriveError::UnsupportedEnv {
                 name: name.clone(),
-                secret: secret.to_string(),
-                key: key.to_string(),
+                what: path.to_string(),
             })?
+        } else if let Some(secret) = e["valueFrom"]["secretKeyRef"]["name"].as_str() {
+            let key = e["valueFrom"]["secretKeyRef"]["key"]
+                .as_str()
+                .unwrap_or_default();
+            i.facts
+                .secrets
+                .get(&(secret.to_string(), key.to_string()))
+                .cloned()
+                .ok_or_else(|| DeriveError::MissingSecret {
+                    name: name.clone(),
+                    secret: secret.to_string(),
+                    key: key.to_string(),
+                })?
         } else if e["valueFrom"].is_null() {
             String::new()
         } else {
-            return Err(DeriveError::UnsupportedEnv { name, what: e["valueFrom"].to_string() });
+            return Err(DeriveError::UnsupportedEnv {
+                name,
+                what: e["valueFrom"].to_string(),
+            });
         };
         set(&mut env, name, value);
     }
@@ -244,7 +276,13 @@ pub fn argv(i: &Inputs<'_>) -> Vec<String> {
     let args = i.container.get("args").map(strings);
     match command {
         Some(cmd) => cmd.into_iter().chain(args.unwrap_or_default()).collect(),
-        None => i.image.entrypoint.iter().cloned().chain(args.unwrap_or_else(|| i.image.cmd.clone())).collect(),
+        None => i
+            .image
+            .entrypoint
+            .iter()
+            .cloned()
+            .chain(args.unwrap_or_else(|| i.image.cmd.clone()))
+            .collect(),
     }
 }
 
@@ -253,13 +291,21 @@ pub fn capabilities(i: &Inputs<'_>) -> Vec<String> {
     let caps = &i.container["securityContext"]["capabilities"];
     let norm = |s: &str| {
         let up = s.to_ascii_uppercase();
-        if up == "ALL" || up.starts_with("CAP_") { up } else { format!("CAP_{up}") }
+        if up == "ALL" || up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        }
     };
     let drop: BTreeSet<String> = strings(&caps["drop"]).iter().map(|s| norm(s)).collect();
     let mut set: Vec<String> = if drop.contains("ALL") {
         Vec::new()
     } else {
-        DEFAULT_CAPS.iter().map(|s| s.to_string()).filter(|c| !drop.contains(c)).collect()
+        DEFAULT_CAPS
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|c| !drop.contains(c))
+            .collect()
     };
     for a in strings(&caps["add"]) {
         let a = norm(&a);
@@ -281,15 +327,18 @@ pub fn user(i: &Inputs<'_>) -> Result<(u32, u32), DeriveError> {
     if uid == 0 && security(i, "runAsNonRoot").and_then(Value::as_bool) == Some(true) {
         return Err(DeriveError::RunsAsRoot);
     }
-    let gid = security(i, "runAsGroup").and_then(Value::as_u64).map(|g| g as u32).unwrap_or_else(|| {
-        i.passwd
-            .into_iter()
-            .flat_map(str::lines)
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.len() >= 4 && f[2].parse::<u32>().ok() == Some(uid))
-            .and_then(|f| f[3].parse().ok())
-            .unwrap_or(0)
-    });
+    let gid = security(i, "runAsGroup")
+        .and_then(Value::as_u64)
+        .map(|g| g as u32)
+        .unwrap_or_else(|| {
+            i.passwd
+                .into_iter()
+                .flat_map(str::lines)
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() >= 4 && f[2].parse::<u32>().ok() == Some(uid))
+                .and_then(|f| f[3].parse().ok())
+                .unwrap_or(0)
+        });
     Ok((uid, gid))
 }
 
@@ -305,15 +354,25 @@ pub fn memory_bytes(q: &str) -> Result<u64, DeriveError> {
         ("G", 1_000_000_000),
         ("T", 1_000_000_000_000),
     ];
-    let (num, mult) = units.iter().find_map(|(u, m)| q.strip_suffix(u).map(|n| (n, *m))).unwrap_or((q, 1));
-    num.parse::<u64>().map(|n| n * mult).map_err(|_| DeriveError::BadQuantity(q.to_string()))
+    let (num, mult) = units
+        .iter()
+        .find_map(|(u, m)| q.strip_suffix(u).map(|n| (n, *m)))
+        .unwrap_or((q, 1));
+    num.parse::<u64>()
+        .map(|n| n * mult)
+        .map_err(|_| DeriveError::BadQuantity(q.to_string()))
 }
 
 /// Millicores of a Kubernetes CPU quantity (`100m`, `2`).
 pub fn cpu_millis(q: &str) -> Result<u64, DeriveError> {
     match q.strip_suffix('m') {
-        Some(m) => m.parse().map_err(|_| DeriveError::BadQuantity(q.to_string())),
-        None => q.parse::<u64>().map(|c| c * 1000).map_err(|_| DeriveError::BadQuantity(q.to_string())),
+        Some(m) => m
+            .parse()
+            .map_err(|_| DeriveError::BadQuantity(q.to_string())),
+        None => q
+            .parse::<u64>()
+            .map(|c| c * 1000)
+            .map_err(|_| DeriveError::BadQuantity(q.to_string())),
     }
 }
 
@@ -321,14 +380,23 @@ pub fn cpu_millis(q: &str) -> Result<u64, DeriveError> {
 pub fn runtime_config(i: &Inputs<'_>) -> Result<Value, DeriveError> {
     let (uid, gid) = user(i)?;
     let caps = capabilities(i);
-    let (bounding, effective): (Vec<String>, Vec<String>) =
-        if uid == 0 { (caps.clone(), caps) } else { (caps, Vec::new()) };
-    let no_new_privs = security(i, "allowPrivilegeEscalation").and_then(Value::as_bool) == Some(false);
-    let read_only = i.container["securityContext"]["readOnlyRootFilesystem"].as_bool() == Some(true);
+    let (bounding, effective): (Vec<String>, Vec<String>) = if uid == 0 {
+        (caps.clone(), caps)
+    } else {
+        (caps, Vec::new())
+    };
+    let no_new_privs =
+        security(i, "allowPrivilegeEscalation").and_then(Value::as_bool) == Some(false);
+    let read_only =
+        i.container["securityContext"]["readOnlyRootFilesystem"].as_bool() == Some(true);
     let host_network = i.pod["hostNetwork"].as_bool() == Some(true);
 
     // A hostNetwork pod shares the node's UTS namespace too (its hostname is the node's).
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "mount"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "mount"}),
+    ];
     if !host_network {
         namespaces.push(json!({"type": "uts"}));
         match &i.network {
@@ -347,7 +415,11 @@ pub fn runtime_config(i: &Inputs<'_>) -> Result<Value, DeriveError> {
             resources["cpu"] = json!({"quota": cpu_millis(c)? * period / 1000, "period": period});
         }
     }
-    let cwd = if i.image.working_dir.is_empty() { "/".to_string() } else { i.image.working_dir.clone() };
+    let cwd = if i.image.working_dir.is_empty() {
+        "/".to_string()
+    } else {
+        i.image.working_dir.clone()
+    };
     let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
