@@ -16,9 +16,12 @@
 //!   Event (core/v1, component `metallb-speaker`, on every successful announce, aggregated by
 //!   the recorder, written by a task of its own so the work loop never waits on it) and
 //!   nothing else: the speaker never writes Services.
-//! * Memberlist: not started yet. The layer2 election runs over the ready endpoint nodes
-//!   alone (`members = None`), exactly as v0.9 without `ml-*` settings; the memberlist shell
-//!   plugs in through [`SpeakerCore::set_members`] and a re-queue of every Service.
+//! * Memberlist (spec §4.3, [`crate::memberlist::metallb`]): started when `ml-bindaddr`,
+//!   `ml-labels` and `ml-namespace` are set; otherwise the layer2 election runs over the ready
+//!   endpoint nodes alone (`members = None`), as v0.9 without `ml-*` settings. Every
+//!   membership event sets the members on the handlers and re-adds every Service through the
+//!   rate limiter (v0.9's `ForceSync`). On shutdown the node leaves (1 s at most) so the other
+//!   speakers take over at once instead of waiting for the failure detector.
 //! * BGP: no handler yet; a Service in a BGP pool is v0.9's `unknown balancer protocol`
 //!   internal error (withdraw `internalError`), never announced.
 //! * SIGTERM, SIGINT, SIGQUIT: log `op=shutdown msg="starting shutdown"`, stop, log
@@ -27,7 +30,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Service};
 use kube::api::{Api, ObjectMeta};
 use kube::runtime::watcher;
@@ -36,6 +39,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use super::core::SpeakerCore;
+use crate::election::{MemberState, Members};
+use crate::memberlist::metallb::SpeakerMemberlist;
 use super::decision::ServiceView;
 use super::layer2::Layer2Handler;
 use super::metrics::SpeakerMetrics;
@@ -287,13 +292,25 @@ impl Shell {
             }
             SyncState::ReprocessAll => {
                 self.queue.forget(&key);
-                // v0.9 `ForceSync`: every Service, through the rate limiter.
-                for k in self.services.keys() {
-                    self.queue.add_rate_limited(Key::Service(k), now);
-                }
+                self.force_sync(now);
             }
         }
         self.queue.done(&key);
+    }
+
+    /// v0.9 `ForceSync`: every Service, through the rate limiter.
+    fn force_sync(&mut self, now: Instant) {
+        for k in self.services.keys() {
+            self.queue.add_rate_limited(Key::Service(k), now);
+        }
+    }
+
+    /// The memberlist view changed: the handlers get the new members, every Service is
+    /// looked at again.
+    fn members_changed(&mut self, ml: &SpeakerMemberlist) {
+        let members = Members::new(&self.node_name, ml.member_names().into_iter().map(|n| (n, MemberState::Alive)));
+        self.core.set_members(Some(members));
+        self.force_sync(Instant::now());
     }
 
     /// The handlers' periodic work; when they want to run next.
@@ -316,12 +333,6 @@ pub fn run(settings: &SpeakerSettings) -> i32 {
 }
 
 async fn run_async(settings: &SpeakerSettings) -> i32 {
-    if settings.memberlist_enabled() {
-        crate::log_json!("op" => "startup",
-            "msg" => "memberlist settings given, but this ferrolb build has no memberlist yet: layer2 elects over ready endpoints only");
-    } else {
-        crate::log_json!("op" => "startup", "msg" => "Not starting fast dead node detection (MemberList), need ml-bindaddr / ml-labels / ml-namespace config");
-    }
     let client: Client = match client::in_cluster() {
         Ok(c) => c,
         Err(e) => {
@@ -333,6 +344,14 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         Ok(ns) => ns,
         Err(e) => {
             crate::log_json!("op" => "startup", "error" => e, "msg" => "failed to create k8s client");
+            return 1;
+        }
+    };
+    let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<()>();
+    let ml = match SpeakerMemberlist::start(settings, &client, sync_tx).await {
+        Ok(ml) => ml,
+        Err(e) => {
+            crate::log_json!("op" => "startup", "error" => e.to_string(), "msg" => "failed to create memberlist");
             return 1;
         }
     };
@@ -381,6 +400,9 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         events: events_tx,
         metrics,
     };
+    if let Some(ml) = &ml {
+        shell.members_changed(ml);
+    }
     match u16::try_from(settings.port) {
         Ok(port) => {
             let ip = if settings.host.is_empty() {
@@ -408,6 +430,19 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         }
     };
     loop {
+        // Signals are looked for before every key, so a busy queue never delays the exit.
+        if term.recv().now_or_never().is_some() || int.recv().now_or_never().is_some() || quit.recv().now_or_never().is_some() {
+            break;
+        }
+        if let Some(ml) = &ml {
+            let mut changed = false;
+            while let Ok(()) = sync_rx.try_recv() {
+                changed = true;
+            }
+            if changed {
+                shell.members_changed(ml);
+            }
+        }
         let handler_wake = shell.poll_handlers();
         while let Ok(msg) = rx.try_recv() {
             shell.on_message(msg);
@@ -429,12 +464,20 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
                 None => return 1,
             },
             _ = tokio::time::sleep(wait) => {}
+            Some(()) = sync_rx.recv(), if ml.is_some() => {
+                if let Some(ml) = &ml {
+                    shell.members_changed(ml);
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = quit.recv() => break,
         }
     }
     crate::log_json!("op" => "shutdown", "msg" => "starting shutdown");
+    if let Some(ml) = &ml {
+        ml.leave().await;
+    }
     // v0.9 sends nothing for layer 2 on shutdown: the responders die with the process.
     crate::log_json!("op" => "shutdown", "msg" => "done");
     0
