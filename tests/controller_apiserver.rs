@@ -109,16 +109,6 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     })
     .expect("an Event for the Service");
     assert!(evs.contains(&("Normal".into(), "IPAllocated".into(), "Assigned IP \"192.0.2.100\"".into())), "{evs:?}");
-    // The startup load records nothing on the ConfigMap; an accepted reload does.
-    assert_eq!(events(&c, METALLB_NS, "config"), vec![], "no Event for the first, clean load");
-    let _reload = configmap(&c, &format!("{GOOD}- name: more\n  protocol: layer2\n  addresses: ['198.51.100.200/29']\n"));
-    let cm_events = wait_for(Duration::from_secs(20), || {
-        let e = events(&c, METALLB_NS, "config");
-        (!e.is_empty()).then_some(e)
-    })
-    .expect("an Event for the reloaded ConfigMap");
-    assert_eq!(cm_events, vec![("Normal".into(), "ConfigLoaded".into(), "config (re)loaded".into())]);
-
     // Metrics on --port, v0.9's names; every other path is 404.
     let (code, body) = wait_for(Duration::from_secs(10), || http_get("/metrics")).expect("metrics served");
     assert_eq!(code, 200);
@@ -133,6 +123,16 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     assert!(body.contains("metallb_k8s_client_updates_total "), "{body}");
     assert_eq!(http_get("/").map(|r| r.0), Some(404));
     assert_eq!(forbidden_for_controller(&c), Vec::<String>::new());
+
+    // The startup load records nothing on the ConfigMap; an accepted reload does.
+    assert_eq!(events(&c, METALLB_NS, "config"), vec![], "no Event for the first, clean load");
+    let _reload = configmap(&c, &format!("{GOOD}- name: more\n  protocol: layer2\n  addresses: ['198.51.100.200/29']\n"));
+    let cm_events = wait_for(Duration::from_secs(20), || {
+        let e = events(&c, METALLB_NS, "config");
+        (!e.is_empty()).then_some(e)
+    })
+    .expect("an Event for the reloaded ConfigMap");
+    assert_eq!(cm_events, vec![("Normal".into(), "ConfigLoaded".into(), "config (re)loaded".into())]);
 
     // SIGTERM: a clean exit (status 0).
     let pid = ctl.pid().to_string();

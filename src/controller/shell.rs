@@ -28,8 +28,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, LoadBalancerIngress, LoadBalancerStatus, Service};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, LoadBalancerIngress, LoadBalancerStatus, Service, ServiceSpec, ServiceStatus};
+use kube::api::{Api, ObjectMeta, PostParams};
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
@@ -110,7 +110,8 @@ pub fn view(s: &Service) -> ServiceView {
             .into_iter()
             .map(|p| Port::new(p.protocol.unwrap_or_else(|| "TCP".into()), p.port.clamp(0, 65535) as u16))
             .collect(),
-        annotations: s.annotations().clone(),
+        // Only MetalLB's own annotations are read (address-pool, allow-shared-ip).
+        annotations: s.annotations().iter().filter(|(k, _)| k.starts_with("metallb.universe.tf/")).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ingress,
     }
 }
@@ -142,8 +143,8 @@ where
 struct Shell {
     ctl: Controller,
     queue: WorkQueue<Key>,
-    services: HashMap<String, Service>,
-    service_buffer: Option<HashMap<String, Service>>,
+    services: HashMap<String, Stored>,
+    service_buffer: Option<HashMap<String, Stored>>,
     services_listed: bool,
     configmap: Option<ConfigMap>,
     configmap_buffer: Option<Option<ConfigMap>>,
@@ -184,13 +185,13 @@ impl Shell {
                 watcher::Event::Init => self.service_buffer = Some(HashMap::new()),
                 watcher::Event::InitApply(s) => {
                     if let Some(b) = self.service_buffer.as_mut() {
-                        b.insert(service_key(&s), s);
+                        b.insert(service_key(&s), Stored::of(s));
                     }
                 }
                 watcher::Event::InitDone => {
                     let fresh = self.service_buffer.take().unwrap_or_default();
                     for (k, old) in &self.services {
-                        if fresh.get(k).map(|s| s.resource_version()) != Some(old.resource_version()) {
+                        if fresh.get(k).map(|s| &s.meta.resource_version) != Some(&old.meta.resource_version) {
                             self.queue.add(Key::Service(k.clone()));
                         }
                     }
@@ -204,7 +205,7 @@ impl Shell {
                 }
                 watcher::Event::Apply(s) => {
                     let k = service_key(&s);
-                    self.services.insert(k.clone(), s);
+                    self.services.insert(k.clone(), Stored::of(s));
                     self.queue.add(Key::Service(k));
                 }
                 watcher::Event::Delete(s) => {
@@ -266,7 +267,7 @@ impl Shell {
         let mut with_ip: Vec<&String> = vec![];
         let mut others: Vec<&String> = vec![];
         for (k, s) in &self.services {
-            let has = s.status.as_ref().and_then(|st| st.load_balancer.as_ref()).and_then(|lb| lb.ingress.as_ref()).is_some_and(|i| !i.is_empty());
+            let has = !s.view.ingress.is_empty();
             if has { with_ip.push(k) } else { others.push(k) }
         }
         with_ip.sort();
@@ -329,7 +330,7 @@ impl Shell {
             }
             Key::Service(k) => {
                 let svc = self.services.get(k).cloned();
-                let view = svc.as_ref().map(view);
+                let view = svc.as_ref().map(|s| s.view.clone());
                 let out = self.ctl.set_balancer(k, view.as_ref());
                 emit(Some(("service", k)), &out.logs);
                 let state = out.state;
@@ -341,8 +342,9 @@ impl Shell {
                     return;
                 }
                 if let Some(svc) = &svc {
+                    let reference = svc.reference();
                     for ev in &out.events {
-                        self.recorder.record(svc, ev.warning, ev.reason, &ev.message);
+                        self.recorder.record(&reference, ev.warning, ev.reason, &ev.message);
                     }
                     if let Some(ingress) = out.status {
                         let wait = self.writes.reserve(Instant::now());
@@ -398,9 +400,8 @@ impl Shell {
 
 }
 
-async fn put_status(client: Client, svc: &Service, ingress: Vec<Ingress>) -> Result<(), kube::Error> {
-    let api: Api<Service> = Api::namespaced(client, &svc.namespace().unwrap_or_default());
-    let mut obj = svc.clone();
+async fn put_status(client: Client, svc: &Stored, ingress: Vec<Ingress>) -> Result<(), kube::Error> {
+    let api: Api<Service> = Api::namespaced(client, svc.meta.namespace.as_deref().unwrap_or_default());
     let lb = if ingress.is_empty() {
         LoadBalancerStatus::default()
     } else {
@@ -408,10 +409,37 @@ async fn put_status(client: Client, svc: &Service, ingress: Vec<Ingress>) -> Res
             ingress: Some(ingress.into_iter().map(|i| LoadBalancerIngress { ip: Some(i.ip), ..Default::default() }).collect()),
         }
     };
-    let mut status = obj.status.take().unwrap_or_default();
+    let mut status = svc.status.clone();
     status.load_balancer = Some(lb);
-    obj.status = Some(status);
-    api.replace_status(&svc.name_any(), &PostParams::default(), &obj).await.map(|_| ())
+    // The apiserver keeps the stored spec on a status write; `type` is sent so that the
+    // defaults of the status (ingress ipMode) are those of the Service's real type.
+    let spec = ServiceSpec { type_: Some(svc.view.type_.clone()), ..ServiceSpec::default() };
+    let obj = Service { metadata: svc.meta.clone(), spec: Some(spec), status: Some(status) };
+    api.replace_status(svc.meta.name.as_deref().unwrap_or_default(), &PostParams::default(), &obj).await.map(|_| ())
+}
+
+/// What the controller keeps of a Service: its metadata (without managedFields; a status PUT
+/// must carry labels and annotations, the apiserver applies them), its status (a PUT replaces
+/// all of it), and the reconcile's view of the spec. Not the spec itself: the apiserver keeps
+/// the stored spec on a status write. At 10,000 Services this is a large part of the memory.
+#[derive(Debug, Clone)]
+struct Stored {
+    meta: ObjectMeta,
+    status: ServiceStatus,
+    view: ServiceView,
+}
+
+impl Stored {
+    fn of(mut s: Service) -> Stored {
+        let view = view(&s);
+        s.metadata.managed_fields = None;
+        Stored { meta: s.metadata, status: s.status.unwrap_or_default(), view }
+    }
+
+    /// A Service with only the metadata, to name it in an Event.
+    fn reference(&self) -> Service {
+        Service { metadata: self.meta.clone(), ..Service::default() }
+    }
 }
 
 /// Runs the controller until a signal; returns the exit code.
