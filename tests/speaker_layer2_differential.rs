@@ -35,6 +35,8 @@ fn reference_and_ferrolb_speakers_put_the_same_frames_on_the_wire() {
     assert!(!theirs.arp_owner.is_empty() && !theirs.grat_arp.is_empty(), "the reference scenario observed nothing: {theirs:#?}");
     assert_eq!(comparable(&ours), comparable(&theirs));
     assert!((5..=6).contains(&theirs.grat_rounds), "v0.9.6 burst: {} rounds", theirs.grat_rounds);
-    assert_eq!(theirs.grat_na_count, theirs.grat_rounds, "one NA per ARP round (one interface)");
+    // The ticker of v0.9.6 makes the ARP and NA counts of one run differ by one at times
+    // (seen in CI: 5 ARP rounds, 6 NAs; the first spacing 0.665 s), so each is checked alone.
+    assert!((5..=6).contains(&theirs.grat_na_count), "v0.9.6 burst: {} NAs", theirs.grat_na_count);
     assert_eq!((ours.grat_rounds, ours.grat_na_count), (5, 5), "v0.9.3 burst");
 }
