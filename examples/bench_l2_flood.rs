@@ -41,7 +41,12 @@ fn main() {
     let target: Ipv4Addr = target.parse().expect("TARGET is an IPv4 address");
     let rate: u64 = rate.parse().expect("RATE is a number");
     let seconds: u64 = seconds.parse().expect("SECONDS is a number");
-    let socket = Arc::new(ArpSocket::open(interface, Duration::from_millis(50)).expect("open the AF_PACKET socket (root?)"));
+    let socket = Arc::new(
+        ArpSocket::open(interface, Duration::from_millis(50))
+            .expect("open the AF_PACKET socket (root?)"),
+    );
+    // Its own requests need not come back through the capture (the same for both speakers).
+    socket.ignore_outgoing().expect("PACKET_IGNORE_OUTGOING");
     let ours: MacAddr = socket.mac();
     let sent_at: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; 768]));
     let stop = Arc::new(AtomicBool::new(false));
@@ -52,12 +57,19 @@ fn main() {
         std::thread::spawn(move || {
             let mut latencies: Vec<u64> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let Ok(Some(Ok(frame))) = socket.recv_frame() else { continue };
+                let Ok(Some(Ok(frame))) = socket.recv_frame() else {
+                    continue;
+                };
                 let now = Instant::now();
-                if frame.arp.operation != Operation::Reply || frame.arp.sender_ip != target || frame.destination != ours {
+                if frame.arp.operation != Operation::Reply
+                    || frame.arp.sender_ip != target
+                    || frame.destination != ours
+                {
                     continue;
                 }
-                let Some(id) = id_of(frame.arp.target_ip) else { continue };
+                let Some(id) = id_of(frame.arp.target_ip) else {
+                    continue;
+                };
                 if let Some(at) = sent_at.lock().map(|v| v[id]).unwrap_or(None) {
                     latencies.push(now.duration_since(at).as_micros() as u64);
                 }
@@ -102,7 +114,12 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let mut latencies = receiver.join().expect("receiver thread");
     latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let replies = latencies.len();
     println!(
         "rate={rate} sent={} replies={replies} replies_per_s={:.0} p50_us={} p99_us={}",

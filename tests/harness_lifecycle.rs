@@ -19,6 +19,8 @@ fn alive(pid: u32) -> bool {
 #[test]
 fn down_stops_only_what_up_started_and_removes_its_state() {
     require_root();
+    // Wait until no other test process uses the cluster, and keep them out until it is back.
+    let _users = support::lock_users(None, libc::LOCK_EX).expect("a blocking flock");
     let was_up = run(Command::new(script("cluster")).arg("status"))
         .status
         .success();

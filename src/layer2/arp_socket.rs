@@ -138,10 +138,35 @@ impl ArpSocket {
         self.mac
     }
 
+    /// Stops the socket from seeing the frames this host sends (`PACKET_IGNORE_OUTGOING`,
+    /// Linux ≥ 4.20): a responder has no use for its own replies, and reading them back
+    /// doubles its work under a flood. Capture sockets in tests keep seeing everything.
+    pub fn ignore_outgoing(&self) -> io::Result<()> {
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a valid c_int and its size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                (&one as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// Receives one frame into `buf`; `Ok(None)` on timeout.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.recv_flags(buf, 0)
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Option<usize>> {
         // SAFETY: `buf` is valid for writes of its length.
-        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
         if n < 0 {
             let err = io::Error::last_os_error();
             return match err.kind() {
@@ -172,11 +197,20 @@ impl ArpSocket {
         Ok(())
     }
 
-    /// Receives one frame and answers it if v0.9 would.
+    /// Receives one frame (waiting up to the read timeout) and answers it if v0.9 would.
     pub fn serve_one(&self, announced: impl Fn(IpAddr) -> bool) -> io::Result<Served> {
+        self.serve(announced, 0)
+    }
+
+    /// [`Self::serve_one`] without waiting: [`Served::Idle`] when no frame is queued.
+    pub fn try_serve_one(&self, announced: impl Fn(IpAddr) -> bool) -> io::Result<Served> {
+        self.serve(announced, libc::MSG_DONTWAIT)
+    }
+
+    fn serve(&self, announced: impl Fn(IpAddr) -> bool, flags: libc::c_int) -> io::Result<Served> {
         // v0.9 reads into 128 bytes; an ARP frame is at most 60 plus a few tags.
         let mut buf = [0u8; 128];
-        let Some(n) = self.recv(&mut buf)? else { return Ok(Served::Idle) };
+        let Some(n) = self.recv_flags(&mut buf, flags)? else { return Ok(Served::Idle) };
         Ok(match arp::answer(&buf[..n], self.mac, announced) {
             Err(reason) => Served::Dropped(reason),
             Ok(answer) => {

@@ -157,6 +157,10 @@ impl NdpSocket {
 
     /// Receives one ICMPv6 message and its source; `Ok(None)` on timeout.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, Ipv6Addr)>> {
+        self.recv_flags(buf, 0)
+    }
+
+    fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Option<(usize, Ipv6Addr)>> {
         // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
         let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
         let mut len = size_of::<libc::sockaddr_in6>() as u32;
@@ -166,7 +170,7 @@ impl NdpSocket {
                 self.fd.as_raw_fd(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                0,
+                flags,
                 (&mut from as *mut libc::sockaddr_in6).cast(),
                 &mut len,
             )
@@ -203,8 +207,17 @@ impl NdpSocket {
 
     /// Receives one message and answers it if v0.9 would.
     pub fn serve_one(&self, announced: impl Fn(IpAddr) -> bool) -> io::Result<Served> {
+        self.serve(announced, 0)
+    }
+
+    /// [`Self::serve_one`] without waiting: [`Served::Idle`] when no message is queued.
+    pub fn try_serve_one(&self, announced: impl Fn(IpAddr) -> bool) -> io::Result<Served> {
+        self.serve(announced, libc::MSG_DONTWAIT)
+    }
+
+    fn serve(&self, announced: impl Fn(IpAddr) -> bool, flags: libc::c_int) -> io::Result<Served> {
         let mut buf = [0u8; 1500];
-        let Some((n, source)) = self.recv(&mut buf)? else { return Ok(Served::Idle) };
+        let Some((n, source)) = self.recv_flags(&mut buf, flags)? else { return Ok(Served::Idle) };
         Ok(match ndp::answer(&buf[..n], source, self.link_local, self.mac, announced) {
             Err(reason) => Served::Dropped(reason),
             Ok(answer) => {

@@ -129,12 +129,20 @@ impl Responders {
     /// Starts answering ARP on `interface` (in the caller's network namespace).
     pub fn add_arp(&mut self, interface: &str) -> io::Result<()> {
         let socket = Arc::new(ArpSocket::open(interface, POLL)?);
+        socket.ignore_outgoing()?;
         let stop = Arc::new(AtomicBool::new(false));
         let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
         let (observer, name) = (self.observer.clone(), interface.to_owned());
         let thread = std::thread::spawn(move || {
+            crate::logging::buffer_this_thread();
             while !s.load(Ordering::Relaxed) {
-                let served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+                // Drain what is queued without waiting; only when the queue is empty are the
+                // log lines written and the thread put to sleep on the socket.
+                let mut served = sock.try_serve_one(|ip| read(&ann).should_answer(ip));
+                if matches!(served, Ok(arp_socket::Served::Idle)) {
+                    crate::logging::flush_this_thread();
+                    served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+                }
                 if let (Some(observe), Ok(served)) = (&observer, &served)
                     && *served != arp_socket::Served::Idle
                 {
@@ -152,6 +160,7 @@ impl Responders {
                     Err(_) => std::thread::sleep(POLL),
                 }
             }
+            crate::logging::flush_this_thread();
         });
         self.arp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
         Ok(())
@@ -169,8 +178,15 @@ impl Responders {
         let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
         let (observer, name) = (self.observer.clone(), interface.to_owned());
         let thread = std::thread::spawn(move || {
+            crate::logging::buffer_this_thread();
             while !s.load(Ordering::Relaxed) {
-                let served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+                // Drain what is queued without waiting; only when the queue is empty are the
+                // log lines written and the thread put to sleep on the socket.
+                let mut served = sock.try_serve_one(|ip| read(&ann).should_answer(ip));
+                if matches!(served, Ok(ndp_socket::Served::Idle)) {
+                    crate::logging::flush_this_thread();
+                    served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+                }
                 if let (Some(observe), Ok(served)) = (&observer, &served)
                     && *served != ndp_socket::Served::Idle
                 {
@@ -187,6 +203,7 @@ impl Responders {
                     Err(_) => std::thread::sleep(POLL),
                 }
             }
+            crate::logging::flush_this_thread();
         });
         self.ndp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
         Ok(())

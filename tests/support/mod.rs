@@ -132,8 +132,16 @@ pub fn serial() -> Serial {
         .expect("open /run/ferrolb-tests.lock");
     // SAFETY: flock on a descriptor this function owns.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-    assert_eq!(rc, 0, "flock /run/ferrolb-tests.lock: {}", std::io::Error::last_os_error());
-    Serial { _file: file, _guard: guard }
+    assert_eq!(
+        rc,
+        0,
+        "flock /run/ferrolb-tests.lock: {}",
+        std::io::Error::last_os_error()
+    );
+    Serial {
+        _file: file,
+        _guard: guard,
+    }
 }
 
 // ---------------------------------------------------------------- cluster
@@ -144,6 +152,46 @@ pub fn serial() -> Serial {
 pub struct Cluster {
     env: HashMap<String, String>,
     started_here: bool,
+    /// A shared flock on [`users_lock_path`] while this process uses the cluster.
+    users: File,
+}
+
+/// Every test process that uses the cluster holds a shared flock on this file (next to the
+/// state directory, which `down` removes): a process that started the cluster brings it down
+/// at its end only if it can take the lock exclusively, so test runs in two worktrees at once
+/// no longer pull the cluster from under each other; `harness_lifecycle` waits for it
+/// exclusively before its `down`.
+pub fn users_lock_path() -> String {
+    format!(
+        "{}.users.lock",
+        std::env::var("FERROLB_STATE").unwrap_or_else(|_| "/run/ferrolb".into())
+    )
+}
+
+/// Opens [`users_lock_path`] and flocks it with `op` (`LOCK_SH`, `LOCK_EX`, `| LOCK_NB`);
+/// `None` if a non-blocking lock is held by someone else.
+pub fn lock_users(file: Option<File>, op: i32) -> Option<File> {
+    use std::os::fd::AsRawFd;
+    let path = users_lock_path();
+    let file = file.unwrap_or_else(|| {
+        File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("open {path}: {e}"))
+    });
+    // SAFETY: flock on a descriptor this function owns.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+    if rc == 0 {
+        return Some(file);
+    }
+    let err = std::io::Error::last_os_error();
+    assert_eq!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock,
+        "flock {path}: {err}"
+    );
+    None
 }
 
 /// Returns the running cluster, starting it (`scripts/cluster up`) if no
@@ -160,6 +208,7 @@ pub fn cluster() -> Arc<Cluster> {
     for tool in ["ip", "unshare", "openssl", "setsid", "flock"] {
         require_tool(tool);
     }
+    let users = lock_users(None, libc::LOCK_SH).expect("a blocking flock");
     let was_up = run(Command::new(script("cluster")).arg("status"))
         .status
         .success();
@@ -176,6 +225,7 @@ pub fn cluster() -> Arc<Cluster> {
     let c = Arc::new(Cluster {
         env,
         started_here: !was_up,
+        users,
     });
     *slot = Arc::downgrade(&c);
     c
@@ -183,7 +233,15 @@ pub fn cluster() -> Arc<Cluster> {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if self.started_here {
+        // Another process still using the cluster keeps it up (it did not start it, so it
+        // leaves it running at its own end; `scripts/cluster down` stops it).
+        let sole_user = self
+            .users
+            .try_clone()
+            .ok()
+            .and_then(|f| lock_users(Some(f), libc::LOCK_EX | libc::LOCK_NB))
+            .is_some();
+        if self.started_here && sole_user {
             let out = Command::new(script("cluster")).arg("down").output();
             if let Ok(out) = out
                 && !out.status.success()
