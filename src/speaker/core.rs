@@ -75,6 +75,13 @@ impl SpeakerCore {
         }
     }
 
+    /// The speaker stops: every handler's goodbye, in turn.
+    pub async fn shutdown(&mut self) {
+        for h in self.handlers.values_mut() {
+            h.shutdown().await;
+        }
+    }
+
     /// v0.9 `SetNode`: the own Node's labels go to every handler.
     pub fn set_node(&mut self, labels: &BTreeMap<String, String>) -> (SyncState, Vec<LogLine>) {
         for (proto, h) in &mut self.handlers {
@@ -148,8 +155,9 @@ impl SpeakerCore {
         let decision = {
             let handlers = &self.handlers;
             let eps = endpoints.cloned().unwrap_or_default();
+            let svc = service.cloned().unwrap_or_default();
             decide(ServiceInput { service, endpoints }, self.config.as_ref(), current, |proto| match handlers.get(&proto) {
-                Some(h) => h.should_announce(key, &eps),
+                Some(h) => h.should_announce(key, &svc, &eps),
                 None => {
                     unknown_protocol = Some(proto);
                     Some(WithdrawReason::InternalError)
@@ -321,7 +329,7 @@ mod tests {
         fn set_config(&mut self, _: &Config) -> Result<(), String> {
             Ok(())
         }
-        fn should_announce(&self, key: &str, eps: &EndpointsView) -> Option<WithdrawReason> {
+        fn should_announce(&self, key: &str, _: &ServiceView, eps: &EndpointsView) -> Option<WithdrawReason> {
             (!is_owner(&self.node, key, eps, None)).then_some(WithdrawReason::NotOwner)
         }
         fn set_balancer(&mut self, key: &str, ip: IpAddr, _: &Pool) -> Result<(), String> {
@@ -352,7 +360,7 @@ mod tests {
     }
 
     fn lb(ip: &str) -> ServiceView {
-        ServiceView { service_type: "LoadBalancer".into(), ingress_ips: vec![ip.into()] }
+        ServiceView { service_type: "LoadBalancer".into(), ingress_ips: vec![ip.into()], ..Default::default() }
     }
 
     fn eps(nodes: &[&str]) -> EndpointsView {
