@@ -47,8 +47,8 @@ fn line(fields: &[(&'static str, Field)]) -> LogLine {
 }
 
 impl SpeakerCore {
-    /// A speaker for `node` with the given handlers (v0.9 always has layer2 and bgp; ferrolb
-    /// registers bgp when its handler exists).
+    /// A speaker for `node` with the given handlers (v0.9 always has layer2 and bgp, and
+    /// so does the binary; tests may register fewer).
     pub fn new(node: &str, handlers: BTreeMap<Proto, Box<dyn Protocol + Send>>, announced_gauge: Family<AnnouncedLabel, Gauge>) -> Self {
         SpeakerCore { node: node.to_owned(), config: None, announcements: Announcements::default(), handlers, announced_gauge }
     }
@@ -213,7 +213,7 @@ impl SpeakerCore {
                         if let Some(proto) = unknown_protocol
                             && reason == WithdrawReason::InternalError
                         {
-                            // No handler for this protocol yet (BGP before its handler lands).
+                            // No handler registered for this protocol (the binary registers both).
                             out.logs.push(
                                 [
                                     ctx.clone(),
