@@ -101,8 +101,7 @@ fn speaker_announces_bgp_pool_services_follows_endpoints_and_node_selectors_and_
 
     let opts = InClusterOpts { netns: Some(NODE.into()), no_memberlist: true, ..Default::default() };
     let config_flag = format!("--config={CONFIGMAP}");
-    let mut spk =
-        InCluster::spawn(&c, "speaker", &opts, &[env!("CARGO_BIN_EXE_ferrolb"), "speaker", "--port=7472", config_flag.as_str()]);
+    let mut spk = InCluster::spawn(&c, "speaker", &opts, &[env!("CARGO_BIN_EXE_ferrolb"), "speaker", "--port=7472", config_flag.as_str()]);
 
     // Announced, with the attributes of the pool's advertisement; the Local Service is not.
     let rib = wait_rib(&bird, &["198.51.100.30/32"], "announce (BIRD, iBGP)", &spk);
@@ -127,10 +126,7 @@ fn speaker_announces_bgp_pool_services_follows_endpoints_and_node_selectors_and_
     ] {
         assert_eq!(metric_value(&m, series), Some(1.0), "{series}\n{m}");
     }
-    assert!(
-        metric_value(&m, "metallb_bgp_updates_total{peer=\"192.0.2.51:179\"}").is_some_and(|v| v >= 1.0),
-        "updates counted\n{m}"
-    );
+    assert!(metric_value(&m, "metallb_bgp_updates_total{peer=\"192.0.2.51:179\"}").is_some_and(|v| v >= 1.0), "updates counted\n{m}");
     let announced = format!("metallb_speaker_announced{{service=\"{NS}/bgp-a\",protocol=\"bgp\",node=\"{NODE}\",ip=\"198.51.100.30\"}}");
     assert_eq!(metric_value(&m, &announced), Some(1.0), "{m}");
     assert!(!m.contains("bgp-local"), "the Local Service without a local endpoint is not announced\n{m}");
