@@ -349,7 +349,7 @@ fn session_series(speaker: &Speaker, router: &Router) -> Option<f64> {
 }
 
 fn lb(ip: &str) -> ServiceView {
-    ServiceView { service_type: "LoadBalancer".into(), ingress_ips: if ip.is_empty() { vec![] } else { vec![ip.into()] } }
+    ServiceView { service_type: "LoadBalancer".into(), ingress_ips: if ip.is_empty() { vec![] } else { vec![ip.into()] }, ..Default::default() }
 }
 
 fn subset(ready: &[(&str, &str)], not_ready: &[(&str, &str)]) -> EndpointSubset {
@@ -397,7 +397,7 @@ fn d4_bgp_speaker_sequence_against_bird_and_gobgp() {
     wait_established(&a, &sp);
     wait_prefixes(&a, &[], "2");
     // 3: ClusterIP.
-    sp.balancer(bal("test1", Some(ServiceView { service_type: "ClusterIP".into(), ingress_ips: vec![ip1.into()] }), ready_iris(), false));
+    sp.balancer(bal("test1", Some(ServiceView { service_type: "ClusterIP".into(), ingress_ips: vec![ip1.into()], ..Default::default() }), ready_iris(), false));
     wait_prefixes(&a, &[], "3");
     // 4: LB, Cluster, ready at iris.
     sp.balancer(bal("test1", Some(lb(ip1)), ready_iris(), false));

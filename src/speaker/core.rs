@@ -47,8 +47,8 @@ fn line(fields: &[(&'static str, Field)]) -> LogLine {
 }
 
 impl SpeakerCore {
-    /// A speaker for `node` with the given handlers (v0.9 always has layer2 and bgp; ferrolb
-    /// registers bgp when its handler exists).
+    /// A speaker for `node` with the given handlers (v0.9 always has layer2 and bgp, and
+    /// so does the binary; tests may register fewer).
     pub fn new(node: &str, handlers: BTreeMap<Proto, Box<dyn Protocol + Send>>, announced_gauge: Family<AnnouncedLabel, Gauge>) -> Self {
         SpeakerCore { node: node.to_owned(), config: None, announcements: Announcements::default(), handlers, announced_gauge }
     }
@@ -72,6 +72,13 @@ impl SpeakerCore {
     pub fn set_members(&mut self, members: Option<Members>) {
         for h in self.handlers.values_mut() {
             h.set_members(members.clone());
+        }
+    }
+
+    /// The speaker stops: every handler's goodbye, in turn.
+    pub async fn shutdown(&mut self) {
+        for h in self.handlers.values_mut() {
+            h.shutdown().await;
         }
     }
 
@@ -148,8 +155,9 @@ impl SpeakerCore {
         let decision = {
             let handlers = &self.handlers;
             let eps = endpoints.cloned().unwrap_or_default();
+            let svc = service.cloned().unwrap_or_default();
             decide(ServiceInput { service, endpoints }, self.config.as_ref(), current, |proto| match handlers.get(&proto) {
-                Some(h) => h.should_announce(key, &eps),
+                Some(h) => h.should_announce(key, &svc, &eps),
                 None => {
                     unknown_protocol = Some(proto);
                     Some(WithdrawReason::InternalError)
@@ -205,7 +213,7 @@ impl SpeakerCore {
                         if let Some(proto) = unknown_protocol
                             && reason == WithdrawReason::InternalError
                         {
-                            // No handler for this protocol yet (BGP before its handler lands).
+                            // No handler registered for this protocol (the binary registers both).
                             out.logs.push(
                                 [
                                     ctx.clone(),
@@ -321,7 +329,7 @@ mod tests {
         fn set_config(&mut self, _: &Config) -> Result<(), String> {
             Ok(())
         }
-        fn should_announce(&self, key: &str, eps: &EndpointsView) -> Option<WithdrawReason> {
+        fn should_announce(&self, key: &str, _: &ServiceView, eps: &EndpointsView) -> Option<WithdrawReason> {
             (!is_owner(&self.node, key, eps, None)).then_some(WithdrawReason::NotOwner)
         }
         fn set_balancer(&mut self, key: &str, ip: IpAddr, _: &Pool) -> Result<(), String> {
@@ -352,7 +360,7 @@ mod tests {
     }
 
     fn lb(ip: &str) -> ServiceView {
-        ServiceView { service_type: "LoadBalancer".into(), ingress_ips: vec![ip.into()] }
+        ServiceView { service_type: "LoadBalancer".into(), ingress_ips: vec![ip.into()], ..Default::default() }
     }
 
     fn eps(nodes: &[&str]) -> EndpointsView {

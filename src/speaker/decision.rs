@@ -19,6 +19,8 @@ pub struct ServiceView {
     pub service_type: String,
     /// `status.loadBalancer.ingress[].ip`, unparsed (hostname-only entries give `""`).
     pub ingress_ips: Vec<String>,
+    /// `spec.externalTrafficPolicy` is `Local` (BGP announces only with a local endpoint).
+    pub traffic_policy_local: bool,
 }
 
 /// Why a service is (or would be) withdrawn; `Display` is v0.9's `reason` log value.
@@ -253,7 +255,7 @@ mod tests {
     }
 
     fn lb(ips: &[&str]) -> ServiceView {
-        ServiceView { service_type: "LoadBalancer".into(), ingress_ips: ips.iter().map(|s| (*s).into()).collect() }
+        ServiceView { service_type: "LoadBalancer".into(), ingress_ips: ips.iter().map(|s| (*s).into()).collect(), ..Default::default() }
     }
 
     fn eps_on(nodes: &[&str]) -> EndpointsView {

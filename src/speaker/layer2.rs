@@ -20,7 +20,7 @@ use crate::layer2::interfaces::ScanAction;
 use crate::layer2::responders::{Observation, Observer, Responders};
 use crate::layer2::{DropReason, arp_socket, ndp_socket, scan};
 
-use super::decision::WithdrawReason;
+use super::decision::{ServiceView, WithdrawReason};
 use super::metrics::{IpLabel, ReasonLabel, SpeakerMetrics};
 use super::protocol::Protocol;
 
@@ -160,7 +160,7 @@ impl Protocol for Layer2Handler {
         Ok(())
     }
 
-    fn should_announce(&self, service_key: &str, endpoints: &EndpointsView) -> Option<WithdrawReason> {
+    fn should_announce(&self, service_key: &str, _service: &ServiceView, endpoints: &EndpointsView) -> Option<WithdrawReason> {
         (!is_owner(&self.node, service_key, endpoints, self.members.as_ref())).then_some(WithdrawReason::NotOwner)
     }
 

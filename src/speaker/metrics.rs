@@ -95,6 +95,8 @@ pub struct SpeakerMetrics {
     pub gratuitous_sent: Family<IpLabel, PlainCounter>,
     /// `metallb_layer2_malformed_dropped_total{reason}` (ferrolb only).
     pub malformed_dropped: Family<ReasonLabel, prometheus_client::metrics::counter::Counter>,
+    /// The `metallb_bgp_*` series of the BGP handler's sessions.
+    pub bgp: crate::bgp::metrics::BgpMetrics,
 }
 
 impl SpeakerMetrics {
@@ -117,6 +119,7 @@ impl SpeakerMetrics {
             "Number of ARP/NDP packets dropped because they did not decode (ferrolb)",
             self.malformed_dropped.clone(),
         );
+        self.bgp.register(&mut r);
         r
     }
 }

@@ -5,16 +5,24 @@
 //! announcement record; a handler only answers "should this node announce?" and performs
 //! the announce / withdraw. A protocol with no handler registered is v0.9's
 //! `internal error: unknown balancer protocol!` path (withdraw with `internalError`), which
-//! is what ferrolb does for BGP pools until the BGP handler lands.
+//! is a protocol a pool names but this speaker has no handler for (ferrolb registers both
+//! layer2 and bgp, so it is unreachable in the binary; the core's tests exercise it).
+//!
+//! Against v0.9's interface, two additions: [`Protocol::should_announce`] also sees the
+//! Service (v0.9's BGP handler reads its `externalTrafficPolicy`), and
+//! [`Protocol::shutdown`] lets a handler say goodbye on SIGTERM (BGP: Cease to every peer;
+//! v0.9 just exits).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use futures::future::LocalBoxFuture;
+
 use crate::config::{Config, Pool};
 use crate::election::{EndpointsView, Members};
 
-use super::decision::WithdrawReason;
+use super::decision::{ServiceView, WithdrawReason};
 
 /// A protocol handler. Errors are the text v0.9 would log with `error=`.
 pub trait Protocol {
@@ -23,7 +31,7 @@ pub trait Protocol {
 
     /// Whether this node should announce `service_key` (v0.9 `ShouldAnnounce`): `None` to
     /// announce, otherwise the withdraw reason.
-    fn should_announce(&self, service_key: &str, endpoints: &EndpointsView) -> Option<WithdrawReason>;
+    fn should_announce(&self, service_key: &str, service: &ServiceView, endpoints: &EndpointsView) -> Option<WithdrawReason>;
 
     /// Announce `ip` for `service_key` (idempotent; v0.9 `SetBalancer`).
     fn set_balancer(&mut self, service_key: &str, ip: IpAddr, pool: &Pool) -> Result<(), String>;
@@ -43,5 +51,11 @@ pub trait Protocol {
     /// returns when it wants to be polled next.
     fn poll(&mut self, _now: Instant) -> Option<Instant> {
         None
+    }
+
+    /// The speaker is stopping: whatever must go out before the process exits (awaited by
+    /// the shell before it logs `op=shutdown msg=done`).
+    fn shutdown(&mut self) -> LocalBoxFuture<'static, ()> {
+        Box::pin(async {})
     }
 }

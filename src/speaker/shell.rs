@@ -22,10 +22,13 @@
 //!   membership event sets the members on the handlers and re-adds every Service through the
 //!   rate limiter (v0.9's `ForceSync`). On shutdown the node leaves (1 s at most) so the other
 //!   speakers take over at once instead of waiting for the failure detector.
-//! * BGP: no handler yet; a Service in a BGP pool is v0.9's `unknown balancer protocol`
-//!   internal error (withdraw `internalError`), never announced.
-//! * SIGTERM, SIGINT, SIGQUIT: log `op=shutdown msg="starting shutdown"`, stop, log
-//!   `op=shutdown msg=done`, exit 0. Nothing is sent for layer 2 (v0.9 neither).
+//! * BGP: [`super::bgp::BgpHandler`], its sessions tasks of this runtime (the work loop
+//!   yields between keys and waits in `select!`, so they run); its `metallb_bgp_*` series are
+//!   on the speaker's /metrics.
+//! * SIGTERM, SIGINT, SIGQUIT: log `op=shutdown msg="starting shutdown"`, stop, send Cease
+//!   (Administrative Shutdown) to every BGP peer (v0.9 sends none: the peers see the TCP
+//!   connection drop), log `op=shutdown msg=done`, exit 0. Nothing is sent for layer 2 (v0.9
+//!   neither).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -42,6 +45,7 @@ use super::core::SpeakerCore;
 use crate::election::{MemberState, Members};
 use crate::memberlist::metallb::SpeakerMemberlist;
 use super::decision::ServiceView;
+use super::bgp::BgpHandler;
 use super::layer2::Layer2Handler;
 use super::metrics::SpeakerMetrics;
 use super::protocol::Protocol;
@@ -92,6 +96,7 @@ pub fn service_view(s: &Service) -> ServiceView {
             .and_then(|lb| lb.ingress.as_ref())
             .map(|ing| ing.iter().map(|i| i.ip.clone().unwrap_or_default()).collect())
             .unwrap_or_default(),
+        traffic_policy_local: s.spec.as_ref().and_then(|sp| sp.external_traffic_policy.as_deref()) == Some("Local"),
     }
 }
 
@@ -358,6 +363,7 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
     let metrics = SpeakerMetrics::default();
     let mut handlers: BTreeMap<Proto, Box<dyn Protocol + Send>> = BTreeMap::new();
     handlers.insert(Proto::Layer2, Box::new(Layer2Handler::new(&settings.node_name, metrics.clone())));
+    handlers.insert(Proto::Bgp, Box::new(BgpHandler::new(&settings.node_name, metrics.bgp.clone())));
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     tokio::spawn(watch(
@@ -479,6 +485,8 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         ml.leave().await;
     }
     // v0.9 sends nothing for layer 2 on shutdown: the responders die with the process.
+    // BGP peers get a Cease (bounded: a session's write is limited by its hold time).
+    shell.core.shutdown().await;
     crate::log_json!("op" => "shutdown", "msg" => "done");
     0
 }
