@@ -475,6 +475,10 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         }
     }
     crate::log_json!("op" => "shutdown", "msg" => "starting shutdown");
+    // The responders stop (the handlers are dropped with the shell) before the leave goes out:
+    // the peers take over as soon as they hear it, and v0.9 answering until the process exits
+    // would leave two nodes answering the same IP for the leave's duration. Nothing is sent.
+    drop(shell);
     if let Some(ml) = &ml {
         ml.leave().await;
     }
