@@ -13,12 +13,17 @@
 //!   memberlist); the IPs move to the owners the election picks among the remaining members;
 //!   ferrolb's speaker starts on the same node and joins; the IPs move back to the full
 //!   cluster's owners. Each of these steps is checked after convergence.
-//! * Then the owner of an IP crashes (SIGKILL, the endpoints stay ready): memberlist declares
-//!   it dead, the next owner in the election order answers, and its gratuitous burst is
-//!   captured.
+//! * A ferrolb owner leaves (SIGTERM) and is started again: the IPs move to the next owners and
+//!   back.
+//! * Then that owner crashes (SIGKILL, the endpoints stay ready): memberlist declares it dead,
+//!   the next owner in the election order answers, and its gratuitous burst is captured.
 //! * Over the whole run (from the first convergence on), no round of requests for any IP was
-//!   answered by two MACs (the window is one probe round, see `rolling_support`); the handover
-//!   gaps are printed.
+//!   answered by two MACs (the window is one probe round, see `rolling_support`), with one
+//!   allowance: a reference speaker answers until its process exits, also while its `Leave`
+//!   waits up to 1 s for the broadcast that already made its peers take over (v0.9's own
+//!   behaviour, seen Go-to-Go too). Rounds where the node being stopped is one of the two MACs,
+//!   between its SIGTERM and its exit, are printed, not failed. ferrolb's leave has no such
+//!   allowance. The handover gaps are printed.
 
 mod rolling_support;
 mod speaker_support;
@@ -28,7 +33,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use rolling_support::{Impl, ProbeLog, Prober, election_order, logs, spawn_speaker, stop, v4_of};
+use rolling_support::{Impl, ProbeLog, Prober, ReferenceShutdown, election_order, logs, spawn_speaker, stop, v4_of};
 use speaker_support::{CLIENT, CONFIGMAP, NODES, NS, Namespaces, configmap, endpoints, ensure_namespace, isolate, mac_of, service};
 use support::{Applied, InCluster, NodeObject, Topology, cluster, serial};
 
@@ -94,12 +99,14 @@ fn a_rolling_update_from_reference_to_ferrolb_speakers_keeps_exactly_one_elected
     let t_start = converge(&prober, &all, "three reference speakers", &speakers.iter().collect::<Vec<_>>());
     println!("reference cluster converged at {t_start:.3} s");
 
+    let mut shutdowns: Vec<ReferenceShutdown> = Vec::new();
     for k in 0..NODES.len() {
         let node = NODES[k];
         let others: Vec<&str> = NODES.iter().copied().filter(|n| *n != node).collect();
         let t = prober.now();
         let old = &mut speakers[k];
         let graceful = stop(old, "TERM");
+        shutdowns.push(ReferenceShutdown { mac: mac_of(node), signalled: t, exited: prober.now() });
         assert!(graceful, "the speaker on {node} exits 0 on SIGTERM; log:\n{}", old.log());
         let moved = converge(&prober, &others, &format!("{node}'s old speaker stopped"), &speakers.iter().collect::<Vec<_>>());
         println!("step {k}: {node} stopped at {t:.3} s, converged at {moved:.3} s");
@@ -112,8 +119,21 @@ fn a_rolling_update_from_reference_to_ferrolb_speakers_keeps_exactly_one_elected
         println!("step {k}: ferrolb on {node} started at {t:.3} s, converged at {back:.3} s");
     }
 
-    // The owner crashes. Service 3 has endpoints on all three nodes; its owner is killed.
+    // A ferrolb owner leaves (SIGTERM) and comes back: no allowance here, it is silent before
+    // its leave goes out. Service 3 has endpoints on all three nodes.
     let order = election_order(&format!("{NS}/{}", name(3)), &all);
+    let leaver = NODES.iter().position(|n| *n == order[0]).expect("a node of ours");
+    let t_leave = prober.now();
+    assert!(stop(&mut speakers[leaver], "TERM"), "ferrolb exits 0 on SIGTERM; log:\n{}", speakers[leaver].log());
+    assert!(speakers[leaver].json_log().iter().any(|v| v["msg"] == "left memberlist cluster"), "log:\n{}", speakers[leaver].log());
+    let survivors: Vec<&str> = NODES.iter().copied().filter(|n| *n != order[0]).collect();
+    let t = converge(&prober, &survivors, &format!("ferrolb owner {} left", order[0]), &speakers.iter().collect::<Vec<_>>());
+    println!("leave: ferrolb on {} stopped at {t_leave:.3} s, converged at {t:.3} s", order[0]);
+    speakers[leaver] = spawn_speaker(&c, &order[0], Impl::Ferrolb, &[], &args, true);
+    let t = converge(&prober, &all, &format!("ferrolb on {} restarted", order[0]), &speakers.iter().collect::<Vec<_>>());
+    println!("leave: ferrolb on {} back, converged at {t:.3} s", order[0]);
+
+    // The owner crashes (its endpoints stay ready): the same node, killed this time.
     let victim = NODES.iter().position(|n| *n == order[0]).expect("a node of ours");
     let owned: Vec<Ipv4Addr> = expected(&all).into_iter().filter(|(_, mac)| *mac == mac_of(&order[0])).map(|(ip, _)| ip).collect();
     let t_kill = prober.now();
@@ -141,7 +161,11 @@ fn a_rolling_update_from_reference_to_ferrolb_speakers_keeps_exactly_one_elected
     );
 
     print_handovers(&log, t_start);
-    let conflicts: Vec<_> = (0..N).flat_map(|i| log.conflicts(ip(i), t_start)).collect();
+    let ips: Vec<Ipv4Addr> = (0..N).map(ip).collect();
+    let (conflicts, reference_shutdown) = log.split_conflicts(&ips, t_start, &shutdowns);
+    for c in &reference_shutdown {
+        println!("answered twice while a reference speaker was shutting down (v0.9's own behaviour): {c:?}");
+    }
     assert!(conflicts.is_empty(), "rounds answered by two MACs: {conflicts:#?}");
     drop(objects);
 }

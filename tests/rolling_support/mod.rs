@@ -178,6 +178,19 @@ pub struct Conflict {
     pub answers: Vec<(f64, String)>,
 }
 
+/// A reference speaker's graceful shutdown, from SIGTERM to its observed exit. v0.9 keeps its
+/// responders running while `Leave` waits for the leave broadcast (up to 1 s) and until the
+/// process exits, and its peers take over as soon as the leave reaches them: the leaving node
+/// and the new owner can both answer in that interval. That is the reference's own behaviour
+/// (ferrolb's speaker silences its responders before it leaves), so such rounds are reported,
+/// not failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceShutdown {
+    pub mac: String,
+    pub signalled: f64,
+    pub exited: f64,
+}
+
 /// A change of the answering MAC for one IP.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handover {
@@ -226,6 +239,17 @@ impl ProbeLog {
             }
         }
         out
+    }
+
+    /// The conflicting rounds for `ips` from `from` on, split into (unexplained, explained by a
+    /// reference speaker still answering during its own shutdown: one of the MACs is that
+    /// node's and the round started between its SIGTERM and its exit).
+    pub fn split_conflicts(&self, ips: &[Ipv4Addr], from: f64, shutdowns: &[ReferenceShutdown]) -> (Vec<Conflict>, Vec<Conflict>) {
+        ips.iter().flat_map(|ip| self.conflicts(*ip, from)).partition(|c| {
+            !shutdowns.iter().any(|s| {
+                c.round_start >= s.signalled && c.round_start <= s.exited && c.answers.iter().any(|(_, m)| *m == s.mac)
+            })
+        })
     }
 
     /// The longest time in `[from, to]` without a reply for `ip` (the ends count as edges).
