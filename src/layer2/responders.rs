@@ -100,7 +100,11 @@ impl Drop for Responders {
     /// drops its responders before it leaves memberlist, so it is quiet before peers take over.
     fn drop(&mut self) {
         *write(&self.announcer) = Announcer::new();
-        let workers = self.arp.values().map(|(_, w)| w).chain(self.ndp.values().map(|(_, w)| w));
+        let workers = self
+            .arp
+            .values()
+            .map(|(_, w)| w)
+            .chain(self.ndp.values().map(|(_, w)| w));
         for w in workers {
             w.stop.store(true, Ordering::Relaxed);
         }

@@ -59,7 +59,10 @@ use super::wire::{ErrResp, Message, StreamMessage};
 /// The first incarnation of a node started by the shell: the wall clock's seconds (see
 /// [`Config::first_incarnation`]); 1, as Go, if the clock is before 1970.
 fn wall_clock_incarnation() -> u32 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     u32::try_from(secs).unwrap_or(u32::MAX).max(1)
 }
 

@@ -1620,7 +1620,11 @@ mod tests {
         sim.nodes[1] = Memberlist::new(Config::metallb("node1", addr(1).ip(), false), sim.now, 98);
         let out = sim.nodes[1].join(&[addr(0)]);
         sim.perform(1, out);
-        assert!(sim.view(0).contains(&("node1".into(), MemberState::Left)), "{:?}", sim.view(0));
+        assert!(
+            sim.view(0).contains(&("node1".into(), MemberState::Left)),
+            "{:?}",
+            sim.view(0)
+        );
         // The restarted node's push/pull carries an incarnation above its old life's: node0
         // takes it back from the exchange itself, before any gossip round.
         let mut cfg = Config::metallb("node1", addr(1).ip(), false);
@@ -1628,9 +1632,17 @@ mod tests {
         sim.nodes[1] = Memberlist::new(cfg, sim.now, 99);
         let out = sim.nodes[1].join(&[addr(0)]);
         sim.perform(1, out);
-        assert!(sim.view(0).contains(&("node1".into(), MemberState::Alive)), "{:?}", sim.view(0));
+        assert!(
+            sim.view(0).contains(&("node1".into(), MemberState::Alive)),
+            "{:?}",
+            sim.view(0)
+        );
         let me = &sim.nodes[1].nodes()[sim.nodes[1].find("node1").unwrap()];
-        assert_eq!((me.incarnation, me.state), (1_000, MemberState::Alive), "nothing to refute");
+        assert_eq!(
+            (me.incarnation, me.state),
+            (1_000, MemberState::Alive),
+            "nothing to refute"
+        );
     }
 
     #[test]

@@ -69,14 +69,25 @@ impl Prober {
         let receiver = std::thread::spawn(move || {
             let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
             // SAFETY: setns on this thread only, with a valid namespace descriptor.
-            assert_eq!(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns {path}");
-            let socket = Arc::new(ArpSocket::open("eth0", Duration::from_millis(50)).expect("raw ARP socket in the client"));
+            assert_eq!(
+                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+                0,
+                "setns {path}"
+            );
+            let socket = Arc::new(
+                ArpSocket::open("eth0", Duration::from_millis(50))
+                    .expect("raw ARP socket in the client"),
+            );
             tx.send(Arc::clone(&socket)).expect("prober start");
             while !stop_rx.load(Ordering::Relaxed) {
                 match socket.recv_frame() {
                     Ok(Some(Ok(frame))) => {
                         let t = t0.elapsed().as_secs_f64();
-                        record_rx.lock().unwrap_or_else(|e| e.into_inner()).frames.push(Seen { t, frame });
+                        record_rx
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .frames
+                            .push(Seen { t, frame });
                     }
                     Ok(_) => {}
                     Err(e) => panic!("prober receive: {e}"),
@@ -89,7 +100,11 @@ impl Prober {
         let sender = std::thread::spawn(move || {
             let mut next = Instant::now();
             while !stop_tx.load(Ordering::Relaxed) {
-                record_tx.lock().unwrap_or_else(|e| e.into_inner()).rounds.push(t0.elapsed().as_secs_f64());
+                record_tx
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .rounds
+                    .push(t0.elapsed().as_secs_f64());
                 for ip in &ips {
                     let request = ArpFrame {
                         destination: MacAddr::BROADCAST,
@@ -102,7 +117,9 @@ impl Prober {
                             target_ip: *ip,
                         },
                     };
-                    socket.send(&request.to_bytes(), MacAddr::BROADCAST).expect("send an ARP request");
+                    socket
+                        .send(&request.to_bytes(), MacAddr::BROADCAST)
+                        .expect("send an ARP request");
                 }
                 next += PROBE_PERIOD;
                 let now = Instant::now();
@@ -113,7 +130,13 @@ impl Prober {
                 }
             }
         });
-        Prober { t0, stop, record, client_mac, threads: vec![receiver, sender] }
+        Prober {
+            t0,
+            stop,
+            record,
+            client_mac,
+            threads: vec![receiver, sender],
+        }
     }
 
     /// Now, on the prober's clock (seconds).
@@ -124,17 +147,28 @@ impl Prober {
     /// What was seen so far.
     pub fn log(&self) -> ProbeLog {
         let r = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        ProbeLog { rounds: r.rounds.clone(), frames: r.frames.clone(), client_mac: self.client_mac }
+        ProbeLog {
+            rounds: r.rounds.clone(),
+            frames: r.frames.clone(),
+            client_mac: self.client_mac,
+        }
     }
 
     /// Waits (polling, bounded by `limit`) until, over the last second, every IP of `want` was
     /// answered, and only by the MAC given; returns the time it first held, or what was seen.
-    pub fn wait_owners(&self, want: &BTreeMap<Ipv4Addr, String>, limit: Duration) -> Result<f64, String> {
+    pub fn wait_owners(
+        &self,
+        want: &BTreeMap<Ipv4Addr, String>,
+        limit: Duration,
+    ) -> Result<f64, String> {
         let start = Instant::now();
         loop {
             let now = self.now();
             let log = self.log();
-            let seen: BTreeMap<Ipv4Addr, BTreeSet<String>> = want.keys().map(|ip| (*ip, log.answering(*ip, now - 1.0, now))).collect();
+            let seen: BTreeMap<Ipv4Addr, BTreeSet<String>> = want
+                .keys()
+                .map(|ip| (*ip, log.answering(*ip, now - 1.0, now)))
+                .collect();
             let wrong: Vec<String> = want
                 .iter()
                 .filter(|(ip, mac)| seen[*ip] != BTreeSet::from([(*mac).clone()]))
@@ -216,14 +250,22 @@ impl ProbeLog {
     pub fn replies(&self, ip: Ipv4Addr) -> Vec<(f64, String)> {
         self.frames
             .iter()
-            .filter(|s| s.frame.destination == self.client_mac && s.frame.arp.operation == Operation::Reply && s.frame.arp.sender_ip == ip)
+            .filter(|s| {
+                s.frame.destination == self.client_mac
+                    && s.frame.arp.operation == Operation::Reply
+                    && s.frame.arp.sender_ip == ip
+            })
             .map(|s| (s.t, s.frame.arp.sender_mac.to_string()))
             .collect()
     }
 
     /// The MACs that answered `ip` in `[from, to]`.
     pub fn answering(&self, ip: Ipv4Addr, from: f64, to: f64) -> BTreeSet<String> {
-        self.replies(ip).into_iter().filter(|(t, _)| *t >= from && *t <= to).map(|(_, m)| m).collect()
+        self.replies(ip)
+            .into_iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .map(|(_, m)| m)
+            .collect()
     }
 
     /// Rounds (from `from` on) in which `ip` was answered by more than one MAC.
@@ -232,10 +274,18 @@ impl ProbeLog {
         let mut out = Vec::new();
         for (i, start) in self.rounds.iter().enumerate().filter(|(_, s)| **s >= from) {
             let end = self.rounds.get(i + 1).copied().unwrap_or(f64::INFINITY);
-            let answers: Vec<(f64, String)> = replies.iter().filter(|(t, _)| *t >= *start && *t < end).cloned().collect();
+            let answers: Vec<(f64, String)> = replies
+                .iter()
+                .filter(|(t, _)| *t >= *start && *t < end)
+                .cloned()
+                .collect();
             let macs: BTreeSet<&String> = answers.iter().map(|(_, m)| m).collect();
             if macs.len() > 1 {
-                out.push(Conflict { ip, round_start: *start, answers });
+                out.push(Conflict {
+                    ip,
+                    round_start: *start,
+                    answers,
+                });
             }
         }
         out
@@ -244,19 +294,32 @@ impl ProbeLog {
     /// The conflicting rounds for `ips` from `from` on, split into (unexplained, explained by a
     /// reference speaker still answering during its own shutdown: one of the MACs is that
     /// node's and the round started between its SIGTERM and its exit).
-    pub fn split_conflicts(&self, ips: &[Ipv4Addr], from: f64, shutdowns: &[ReferenceShutdown]) -> (Vec<Conflict>, Vec<Conflict>) {
-        ips.iter().flat_map(|ip| self.conflicts(*ip, from)).partition(|c| {
-            !shutdowns.iter().any(|s| {
-                c.round_start >= s.signalled && c.round_start <= s.exited && c.answers.iter().any(|(_, m)| *m == s.mac)
+    pub fn split_conflicts(
+        &self,
+        ips: &[Ipv4Addr],
+        from: f64,
+        shutdowns: &[ReferenceShutdown],
+    ) -> (Vec<Conflict>, Vec<Conflict>) {
+        ips.iter()
+            .flat_map(|ip| self.conflicts(*ip, from))
+            .partition(|c| {
+                !shutdowns.iter().any(|s| {
+                    c.round_start >= s.signalled
+                        && c.round_start <= s.exited
+                        && c.answers.iter().any(|(_, m)| *m == s.mac)
+                })
             })
-        })
     }
 
     /// The longest time in `[from, to]` without a reply for `ip` (the ends count as edges).
     pub fn longest_silence(&self, ip: Ipv4Addr, from: f64, to: f64) -> f64 {
         let mut last = from;
         let mut longest: f64 = 0.0;
-        for (t, _) in self.replies(ip).into_iter().filter(|(t, _)| *t >= from && *t <= to) {
+        for (t, _) in self
+            .replies(ip)
+            .into_iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+        {
             longest = longest.max(t - last);
             last = t;
         }
@@ -270,7 +333,13 @@ impl ProbeLog {
         for (t, mac) in self.replies(ip).into_iter().filter(|(t, _)| *t >= from) {
             match &current {
                 Some((last, m)) if *m != mac => {
-                    out.push(Handover { ip, from: m.clone(), to: mac.clone(), last_old: *last, first_new: t });
+                    out.push(Handover {
+                        ip,
+                        from: m.clone(),
+                        to: mac.clone(),
+                        last_old: *last,
+                        first_new: t,
+                    });
                 }
                 _ => {}
             }
@@ -285,7 +354,11 @@ impl ProbeLog {
         self.frames
             .iter()
             .filter(|s| s.t >= from && s.frame.destination == MacAddr::BROADCAST)
-            .filter(|s| s.frame.arp.sender_ip == ip && s.frame.arp.target_ip == ip && s.frame.source != self.client_mac)
+            .filter(|s| {
+                s.frame.arp.sender_ip == ip
+                    && s.frame.arp.target_ip == ip
+                    && s.frame.source != self.client_mac
+            })
             .map(|s| (s.t, s.frame.arp.sender_mac.to_string()))
             .collect()
     }
@@ -293,7 +366,9 @@ impl ProbeLog {
 
 /// The IPv4 address of namespace `ns`.
 pub fn v4_of(ns: &str) -> Ipv4Addr {
-    Topology::addr(ns, "v4").parse().expect("an IPv4 address from scripts/netns")
+    Topology::addr(ns, "v4")
+        .parse()
+        .expect("an IPv4 address from scripts/netns")
 }
 
 /// `nodes` in v0.9's layer2 election order for service `key` (first = owner).
@@ -318,7 +393,14 @@ pub enum Impl {
 /// A speaker on one node namespace, started as the DaemonSet's container (in-cluster, `speaker`
 /// service account). `env` is added in front of the command (`env K=V ... CMD`), so the
 /// manifest's variables can override what `scripts/in-cluster` sets; `args` are the container's.
-pub fn spawn_speaker(c: &Arc<Cluster>, node: &str, which: Impl, env: &[String], args: &[String], memberlist: bool) -> InCluster {
+pub fn spawn_speaker(
+    c: &Arc<Cluster>,
+    node: &str,
+    which: Impl,
+    env: &[String],
+    args: &[String],
+    memberlist: bool,
+) -> InCluster {
     let reference = crate::support::reference("speaker");
     let mut cmd: Vec<String> = Vec::new();
     if !env.is_empty() {
@@ -330,7 +412,11 @@ pub fn spawn_speaker(c: &Arc<Cluster>, node: &str, which: Impl, env: &[String], 
         Impl::Ferrolb => cmd.extend([env!("CARGO_BIN_EXE_ferrolb").to_string(), "speaker".into()]),
     }
     cmd.extend(args.iter().cloned());
-    let opts = InClusterOpts { netns: Some(node.to_string()), no_memberlist: !memberlist, ..Default::default() };
+    let opts = InClusterOpts {
+        netns: Some(node.to_string()),
+        no_memberlist: !memberlist,
+        ..Default::default()
+    };
     let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
     InCluster::spawn(c, "speaker", &opts, &cmd)
 }
@@ -338,13 +424,20 @@ pub fn spawn_speaker(c: &Arc<Cluster>, node: &str, which: Impl, env: &[String], 
 /// Sends `signal` ("TERM", "KILL") to the process, waits for it to exit (bounded) and returns
 /// whether it exited successfully.
 pub fn stop(p: &mut InCluster, signal: &str) -> bool {
-    let ok = std::process::Command::new("kill").args([&format!("-{signal}"), &p.pid().to_string()]).status().is_ok_and(|s| s.success());
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &p.pid().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
     assert!(ok, "kill -{signal} {}", p.pid());
-    let status = wait_for(Duration::from_secs(20), || p.try_wait()).unwrap_or_else(|| panic!("pid {} did not exit on SIG{signal}", p.pid()));
+    let status = wait_for(Duration::from_secs(20), || p.try_wait())
+        .unwrap_or_else(|| panic!("pid {} did not exit on SIG{signal}", p.pid()));
     status.success()
 }
 
 /// The logs of several processes, for failure messages.
 pub fn logs(ps: &[&InCluster]) -> String {
-    ps.iter().map(|p| format!("== {}\n{}", p.log_path().display(), p.log())).collect::<Vec<_>>().join("\n")
+    ps.iter()
+        .map(|p| format!("== {}\n{}", p.log_path().display(), p.log()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
