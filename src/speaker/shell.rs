@@ -20,8 +20,10 @@
 //!   `ml-labels` and `ml-namespace` are set; otherwise the layer2 election runs over the ready
 //!   endpoint nodes alone (`members = None`), as v0.9 without `ml-*` settings. Every
 //!   membership event sets the members on the handlers and re-adds every Service through the
-//!   rate limiter (v0.9's `ForceSync`). On shutdown the node leaves (1 s at most) so the other
-//!   speakers take over at once instead of waiting for the failure detector.
+//!   rate limiter (v0.9's `ForceSync`). On shutdown the responders go silent first, then the
+//!   node leaves (1 s at most), so the other speakers take over at once instead of waiting for
+//!   the failure detector, and never while this node still answers (v0.9 answers until its
+//!   process exits, after the leave).
 //! * BGP: no handler yet; a Service in a BGP pool is v0.9's `unknown balancer protocol`
 //!   internal error (withdraw `internalError`), never announced.
 //! * SIGTERM, SIGINT, SIGQUIT: log `op=shutdown msg="starting shutdown"`, stop, log
