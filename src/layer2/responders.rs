@@ -94,6 +94,23 @@ pub struct Responders {
     observer: Option<Observer>,
 }
 
+impl Drop for Responders {
+    /// Silent at once: the announcement set is emptied and every serving thread told to stop
+    /// before the threads are joined one by one (each notices within [`POLL`]). The speaker
+    /// drops its responders before it leaves memberlist, so it is quiet before peers take over.
+    fn drop(&mut self) {
+        *write(&self.announcer) = Announcer::new();
+        let workers = self
+            .arp
+            .values()
+            .map(|(_, w)| w)
+            .chain(self.ndp.values().map(|(_, w)| w));
+        for w in workers {
+            w.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 fn read(a: &RwLock<Announcer>) -> std::sync::RwLockReadGuard<'_, Announcer> {
     // A panicking writer cannot leave the announcer half-updated in a way that matters for
     // answering: keep serving.
@@ -118,7 +135,9 @@ impl Responders {
 
     /// No interfaces yet, an empty announcement set; `observer` sees every served packet.
     pub fn with_observer(observer: Observer) -> Self {
-        Responders { observer: Some(observer), ..Self::new() }
+        let mut r = Self::new();
+        r.observer = Some(observer);
+        r
     }
 
     /// The data plane totals.

@@ -56,6 +56,16 @@ use super::state::{Action, Config, Event, Member, MemberState, Memberlist};
 use super::stream;
 use super::wire::{ErrResp, Message, StreamMessage};
 
+/// The first incarnation of a node started by the shell: the wall clock's seconds (see
+/// [`Config::first_incarnation`]); 1, as Go, if the clock is before 1970.
+fn wall_clock_incarnation() -> u32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    u32::try_from(secs).unwrap_or(u32::MAX).max(1)
+}
+
 /// `DefaultLANConfig`'s bind and advertise port.
 pub const DEFAULT_PORT: u16 = 7946;
 /// `DefaultLANConfig.TCPTimeout`.
@@ -333,6 +343,7 @@ impl MemberlistHandle {
         let key = cfg.secret.as_deref().and_then(security::metallb_key_bytes);
         let mut core_cfg = Config::metallb(&cfg.name, advertise.ip(), key.is_some());
         core_cfg.port = advertise.port();
+        core_cfg.first_incarnation = wall_clock_incarnation();
         let seed = u64::from_le_bytes(random_bytes::<8>().unwrap_or_default());
         let core = Memberlist::new(core_cfg, Instant::now(), seed);
         let shared = Arc::new(Shared {

@@ -50,6 +50,13 @@ pub struct Config {
     pub enable_compression: bool,
     /// Whether a key is set (the shell seals); budgets leave room for the overhead.
     pub encryption_enabled: bool,
+    /// The incarnation the local node starts alive with. Go starts at 1 (`Config::metallb`
+    /// too). The network shell starts at the wall clock's seconds instead, so a node that
+    /// restarts under the same name outranks what its peers remember of its previous life
+    /// (alive, suspect, dead or left at a small incarnation): the peers take it back as alive
+    /// on the join's push/pull itself, instead of only after it has refuted the stale `dead`
+    /// it learns there and gossiped the refutation. Any incarnation is valid on the wire.
+    pub first_incarnation: u32,
 }
 
 impl Config {
@@ -72,6 +79,7 @@ impl Config {
             udp_buffer_size: 1400,
             enable_compression: true,
             encryption_enabled,
+            first_incarnation: 1,
         }
     }
 
@@ -296,10 +304,11 @@ pub struct Memberlist {
 }
 
 impl Memberlist {
-    /// `Create`: the local node becomes alive with incarnation 1 (which reports a Join of
-    /// itself, as Go does).
+    /// `Create`: the local node becomes alive with incarnation [`Config::first_incarnation`]
+    /// (Go: 1), which reports a Join of itself, as Go does.
     pub fn new(cfg: Config, now: Instant, seed: u64) -> Self {
         let mut rng = Rng(seed);
+        let first_incarnation = cfg.first_incarnation.max(1);
         let next_probe = now + rng.within(cfg.probe_interval);
         let next_gossip = now + rng.within(cfg.gossip_interval);
         let next_push_pull = now + rng.within(cfg.push_pull_interval);
@@ -308,7 +317,7 @@ impl Memberlist {
             nodes: Vec::new(),
             probe_index: 0,
             seq_no: 0,
-            incarnation: 0,
+            incarnation: first_incarnation - 1,
             awareness: 0,
             queue: Vec::new(),
             next_broadcast_id: 0,
@@ -1594,6 +1603,45 @@ mod tests {
             sim.view(0).contains(&("node1".into(), MemberState::Alive)),
             "{:?}",
             sim.view(0)
+        );
+    }
+
+    #[test]
+    fn a_node_restarted_with_a_later_first_incarnation_is_alive_again_on_its_join_alone() {
+        let mut sim = Sim::new(2);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        let out = sim.nodes[1].announce_leave(sim.now);
+        sim.perform(1, out);
+        sim.run(Duration::from_secs(1));
+        assert!(sim.view(0).contains(&("node1".into(), MemberState::Left)));
+        // Restarted as Go does (incarnation 1, what node0 remembers): the join alone does not
+        // bring it back; only its refutation, gossiped later, will.
+        sim.nodes[1] = Memberlist::new(Config::metallb("node1", addr(1).ip(), false), sim.now, 98);
+        let out = sim.nodes[1].join(&[addr(0)]);
+        sim.perform(1, out);
+        assert!(
+            sim.view(0).contains(&("node1".into(), MemberState::Left)),
+            "{:?}",
+            sim.view(0)
+        );
+        // The restarted node's push/pull carries an incarnation above its old life's: node0
+        // takes it back from the exchange itself, before any gossip round.
+        let mut cfg = Config::metallb("node1", addr(1).ip(), false);
+        cfg.first_incarnation = 1_000;
+        sim.nodes[1] = Memberlist::new(cfg, sim.now, 99);
+        let out = sim.nodes[1].join(&[addr(0)]);
+        sim.perform(1, out);
+        assert!(
+            sim.view(0).contains(&("node1".into(), MemberState::Alive)),
+            "{:?}",
+            sim.view(0)
+        );
+        let me = &sim.nodes[1].nodes()[sim.nodes[1].find("node1").unwrap()];
+        assert_eq!(
+            (me.incarnation, me.state),
+            (1_000, MemberState::Alive),
+            "nothing to refute"
         );
     }
 

@@ -20,8 +20,10 @@
 //!   `ml-labels` and `ml-namespace` are set; otherwise the layer2 election runs over the ready
 //!   endpoint nodes alone (`members = None`), as v0.9 without `ml-*` settings. Every
 //!   membership event sets the members on the handlers and re-adds every Service through the
-//!   rate limiter (v0.9's `ForceSync`). On shutdown the node leaves (1 s at most) so the other
-//!   speakers take over at once instead of waiting for the failure detector.
+//!   rate limiter (v0.9's `ForceSync`). On shutdown the responders go silent first, then the
+//!   node leaves (1 s at most), so the other speakers take over at once instead of waiting for
+//!   the failure detector, and never while this node still answers (v0.9 answers until its
+//!   process exits, after the leave).
 //! * BGP: [`super::bgp::BgpHandler`], its sessions tasks of this runtime (the work loop
 //!   yields between keys and waits in `select!`, so they run); its `metallb_bgp_*` series are
 //!   on the speaker's /metrics.
@@ -481,12 +483,16 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         }
     }
     crate::log_json!("op" => "shutdown", "msg" => "starting shutdown");
+    // BGP peers get a Cease (bounded: a session's write is limited by its hold time; with no
+    // BGP peers this returns at once). v0.9 sends nothing for layer 2 on shutdown.
+    shell.core.shutdown().await;
+    // The responders stop (the handlers are dropped with the shell) before the leave goes out:
+    // the peers take over as soon as they hear it, and v0.9 answering until the process exits
+    // would leave two nodes answering the same IP for the leave's duration. Nothing is sent.
+    drop(shell);
     if let Some(ml) = &ml {
         ml.leave().await;
     }
-    // v0.9 sends nothing for layer 2 on shutdown: the responders die with the process.
-    // BGP peers get a Cease (bounded: a session's write is limited by its hold time).
-    shell.core.shutdown().await;
     crate::log_json!("op" => "shutdown", "msg" => "done");
     0
 }

@@ -1,0 +1,443 @@
+//! What the rolling-update tests share (issue 9's mixed speaker cluster, issue 11's swap e2e):
+//!
+//! * [`Prober`]: one process-internal ARP client in the client namespace. A sender thread asks
+//!   for every Service IP once per probe period (a *round*); a receiver thread records every
+//!   ARP frame that reaches the client's eth0 (an AF_PACKET capture: unicast replies and the
+//!   speakers' gratuitous broadcasts) with its time on the prober's clock.
+//! * [`ProbeLog`]: the analyses the tests assert on: who answered an IP in a time range, the
+//!   rounds answered by two MACs, the longest silence of an IP, the gratuitous frames.
+//! * Speaker processes: a reference or ferrolb speaker on a node, started as the DaemonSet
+//!   would (in-cluster, memberlist on), and stopped with SIGTERM or SIGKILL.
+//!
+//! **The double-answer window is one probe round** (the time from one request for an IP to the
+//! next, [`PROBE_PERIOD`] = 200 ms): a client that asks once and hears two different MACs is
+//! exactly the failure a split brain causes, and a reply can only belong to the request before
+//! it. A wider sliding window (say 1 s) would flag every correct handover as well, since the old
+//! owner answers one round and the new owner the next; the handover gaps (time between the last
+//! reply of one MAC and the first of the next) are printed instead.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ferrolb::layer2::MacAddr;
+use ferrolb::layer2::arp::{ArpFrame, ArpRepr, Operation};
+use ferrolb::layer2::arp_socket::ArpSocket;
+
+use crate::support::{Cluster, InCluster, InClusterOpts, Topology, wait_for};
+
+/// How often every IP is asked for (issue 11: every 200 ms).
+pub const PROBE_PERIOD: Duration = Duration::from_millis(200);
+
+/// One ARP frame the client saw, `t` seconds after the prober started.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    pub t: f64,
+    pub frame: ArpFrame,
+}
+
+#[derive(Default)]
+struct Record {
+    /// Start time of each round.
+    rounds: Vec<f64>,
+    frames: Vec<Seen>,
+}
+
+/// The ARP client; see the module docs. Stops its threads on drop.
+pub struct Prober {
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+    record: Arc<Mutex<Record>>,
+    client_mac: MacAddr,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Prober {
+    /// Starts probing `ips` from eth0 of namespace `ns` (whose IPv4 address is `client_ip`).
+    pub fn start(ns: &str, client_ip: Ipv4Addr, ips: Vec<Ipv4Addr>) -> Prober {
+        let t0 = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let record = Arc::new(Mutex::new(Record::default()));
+        let (tx, rx) = mpsc::channel();
+        let path = format!("/run/netns/{ns}");
+        let (stop_rx, record_rx) = (Arc::clone(&stop), Arc::clone(&record));
+        let receiver = std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
+            // SAFETY: setns on this thread only, with a valid namespace descriptor.
+            assert_eq!(
+                unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+                0,
+                "setns {path}"
+            );
+            let socket = Arc::new(
+                ArpSocket::open("eth0", Duration::from_millis(50))
+                    .expect("raw ARP socket in the client"),
+            );
+            tx.send(Arc::clone(&socket)).expect("prober start");
+            while !stop_rx.load(Ordering::Relaxed) {
+                match socket.recv_frame() {
+                    Ok(Some(Ok(frame))) => {
+                        let t = t0.elapsed().as_secs_f64();
+                        record_rx
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .frames
+                            .push(Seen { t, frame });
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("prober receive: {e}"),
+                }
+            }
+        });
+        let socket: Arc<ArpSocket> = rx.recv().expect("the prober's receiver opened its socket");
+        let client_mac = socket.mac();
+        let (stop_tx, record_tx) = (Arc::clone(&stop), Arc::clone(&record));
+        let sender = std::thread::spawn(move || {
+            let mut next = Instant::now();
+            while !stop_tx.load(Ordering::Relaxed) {
+                record_tx
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .rounds
+                    .push(t0.elapsed().as_secs_f64());
+                for ip in &ips {
+                    let request = ArpFrame {
+                        destination: MacAddr::BROADCAST,
+                        source: client_mac,
+                        arp: ArpRepr {
+                            operation: Operation::Request,
+                            sender_mac: client_mac,
+                            sender_ip: client_ip,
+                            target_mac: MacAddr([0; 6]),
+                            target_ip: *ip,
+                        },
+                    };
+                    socket
+                        .send(&request.to_bytes(), MacAddr::BROADCAST)
+                        .expect("send an ARP request");
+                }
+                next += PROBE_PERIOD;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now;
+                }
+            }
+        });
+        Prober {
+            t0,
+            stop,
+            record,
+            client_mac,
+            threads: vec![receiver, sender],
+        }
+    }
+
+    /// Now, on the prober's clock (seconds).
+    pub fn now(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
+    /// What was seen so far.
+    pub fn log(&self) -> ProbeLog {
+        let r = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        ProbeLog {
+            rounds: r.rounds.clone(),
+            frames: r.frames.clone(),
+            client_mac: self.client_mac,
+        }
+    }
+
+    /// Waits (polling, bounded by `limit`) until, over the last second, every IP of `want` was
+    /// answered, and only by the MAC given; returns the time it first held, or what was seen.
+    pub fn wait_owners(
+        &self,
+        want: &BTreeMap<Ipv4Addr, String>,
+        limit: Duration,
+    ) -> Result<f64, String> {
+        let start = Instant::now();
+        loop {
+            let now = self.now();
+            let log = self.log();
+            let seen: BTreeMap<Ipv4Addr, BTreeSet<String>> = want
+                .keys()
+                .map(|ip| (*ip, log.answering(*ip, now - 1.0, now)))
+                .collect();
+            let wrong: Vec<String> = want
+                .iter()
+                .filter(|(ip, mac)| seen[*ip] != BTreeSet::from([(*mac).clone()]))
+                .map(|(ip, mac)| format!("{ip}: want {mac}, answered by {:?}", seen[ip]))
+                .collect();
+            if wrong.is_empty() {
+                return Ok(now);
+            }
+            if start.elapsed() > limit {
+                return Err(wrong.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Stops probing and returns everything seen.
+    pub fn stop(mut self) -> ProbeLog {
+        self.halt();
+        self.log()
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Two MACs answering one round of requests for one IP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub ip: Ipv4Addr,
+    pub round_start: f64,
+    pub answers: Vec<(f64, String)>,
+}
+
+/// A reference speaker's graceful shutdown, from SIGTERM to its observed exit. v0.9 keeps its
+/// responders running while `Leave` waits for the leave broadcast (up to 1 s) and until the
+/// process exits, and its peers take over as soon as the leave reaches them: the leaving node
+/// and the new owner can both answer in that interval. That is the reference's own behaviour
+/// (ferrolb's speaker silences its responders before it leaves), so such rounds are reported,
+/// not failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceShutdown {
+    pub mac: String,
+    pub signalled: f64,
+    pub exited: f64,
+}
+
+/// A change of the answering MAC for one IP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handover {
+    pub ip: Ipv4Addr,
+    pub from: String,
+    pub to: String,
+    /// Last reply from `from`, first reply from `to`.
+    pub last_old: f64,
+    pub first_new: f64,
+}
+
+/// Everything a [`Prober`] saw.
+#[derive(Debug, Clone)]
+pub struct ProbeLog {
+    pub rounds: Vec<f64>,
+    pub frames: Vec<Seen>,
+    pub client_mac: MacAddr,
+}
+
+impl ProbeLog {
+    /// Replies to the client's requests for `ip` (unicast ARP replies to the client with
+    /// sender IP `ip`): (time, sender MAC).
+    pub fn replies(&self, ip: Ipv4Addr) -> Vec<(f64, String)> {
+        self.frames
+            .iter()
+            .filter(|s| {
+                s.frame.destination == self.client_mac
+                    && s.frame.arp.operation == Operation::Reply
+                    && s.frame.arp.sender_ip == ip
+            })
+            .map(|s| (s.t, s.frame.arp.sender_mac.to_string()))
+            .collect()
+    }
+
+    /// The MACs that answered `ip` in `[from, to]`.
+    pub fn answering(&self, ip: Ipv4Addr, from: f64, to: f64) -> BTreeSet<String> {
+        self.replies(ip)
+            .into_iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+            .map(|(_, m)| m)
+            .collect()
+    }
+
+    /// Rounds (from `from` on) in which `ip` was answered by more than one MAC.
+    pub fn conflicts(&self, ip: Ipv4Addr, from: f64) -> Vec<Conflict> {
+        let replies = self.replies(ip);
+        let mut out = Vec::new();
+        for (i, start) in self.rounds.iter().enumerate().filter(|(_, s)| **s >= from) {
+            let end = self.rounds.get(i + 1).copied().unwrap_or(f64::INFINITY);
+            let answers: Vec<(f64, String)> = replies
+                .iter()
+                .filter(|(t, _)| *t >= *start && *t < end)
+                .cloned()
+                .collect();
+            let macs: BTreeSet<&String> = answers.iter().map(|(_, m)| m).collect();
+            if macs.len() > 1 {
+                out.push(Conflict {
+                    ip,
+                    round_start: *start,
+                    answers,
+                });
+            }
+        }
+        out
+    }
+
+    /// The conflicting rounds for `ips` from `from` on, split into (unexplained, explained by a
+    /// reference speaker still answering during its own shutdown: one of the MACs is that
+    /// node's and the round started between its SIGTERM and its exit).
+    pub fn split_conflicts(
+        &self,
+        ips: &[Ipv4Addr],
+        from: f64,
+        shutdowns: &[ReferenceShutdown],
+    ) -> (Vec<Conflict>, Vec<Conflict>) {
+        ips.iter()
+            .flat_map(|ip| self.conflicts(*ip, from))
+            .partition(|c| {
+                !shutdowns.iter().any(|s| {
+                    c.round_start >= s.signalled
+                        && c.round_start <= s.exited
+                        && c.answers.iter().any(|(_, m)| *m == s.mac)
+                })
+            })
+    }
+
+    /// The longest time in `[from, to]` without a reply for `ip` (the ends count as edges).
+    pub fn longest_silence(&self, ip: Ipv4Addr, from: f64, to: f64) -> f64 {
+        let mut last = from;
+        let mut longest: f64 = 0.0;
+        for (t, _) in self
+            .replies(ip)
+            .into_iter()
+            .filter(|(t, _)| *t >= from && *t <= to)
+        {
+            longest = longest.max(t - last);
+            last = t;
+        }
+        longest.max(to - last)
+    }
+
+    /// Every change of the answering MAC for `ip` after `from`.
+    pub fn handovers(&self, ip: Ipv4Addr, from: f64) -> Vec<Handover> {
+        let mut out = Vec::new();
+        let mut current: Option<(f64, String)> = None;
+        for (t, mac) in self.replies(ip).into_iter().filter(|(t, _)| *t >= from) {
+            match &current {
+                Some((last, m)) if *m != mac => {
+                    out.push(Handover {
+                        ip,
+                        from: m.clone(),
+                        to: mac.clone(),
+                        last_old: *last,
+                        first_new: t,
+                    });
+                }
+                _ => {}
+            }
+            current = Some((t, mac));
+        }
+        out
+    }
+
+    /// Gratuitous ARP frames for `ip` after `from` (broadcast, sender IP = target IP = `ip`,
+    /// request or reply): (time, sender MAC).
+    pub fn gratuitous(&self, ip: Ipv4Addr, from: f64) -> Vec<(f64, String)> {
+        self.frames
+            .iter()
+            .filter(|s| s.t >= from && s.frame.destination == MacAddr::BROADCAST)
+            .filter(|s| {
+                s.frame.arp.sender_ip == ip
+                    && s.frame.arp.target_ip == ip
+                    && s.frame.source != self.client_mac
+            })
+            .map(|s| (s.t, s.frame.arp.sender_mac.to_string()))
+            .collect()
+    }
+}
+
+/// The IPv4 address of namespace `ns`.
+pub fn v4_of(ns: &str) -> Ipv4Addr {
+    Topology::addr(ns, "v4")
+        .parse()
+        .expect("an IPv4 address from scripts/netns")
+}
+
+/// `nodes` in v0.9's layer2 election order for service `key` (first = owner).
+pub fn election_order(key: &str, nodes: &[&str]) -> Vec<String> {
+    let mut rest: Vec<&str> = nodes.to_vec();
+    let mut order = Vec::new();
+    while !rest.is_empty() {
+        let first = crate::speaker_support::owner(key, &rest);
+        rest.retain(|n| *n != first);
+        order.push(first);
+    }
+    order
+}
+
+/// Which implementation a speaker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    Reference,
+    Ferrolb,
+}
+
+/// A speaker on one node namespace, started as the DaemonSet's container (in-cluster, `speaker`
+/// service account). `env` is added in front of the command (`env K=V ... CMD`), so the
+/// manifest's variables can override what `scripts/in-cluster` sets; `args` are the container's.
+pub fn spawn_speaker(
+    c: &Arc<Cluster>,
+    node: &str,
+    which: Impl,
+    env: &[String],
+    args: &[String],
+    memberlist: bool,
+) -> InCluster {
+    let reference = crate::support::reference("speaker");
+    let mut cmd: Vec<String> = Vec::new();
+    if !env.is_empty() {
+        cmd.push("env".into());
+        cmd.extend(env.iter().cloned());
+    }
+    match which {
+        Impl::Reference => cmd.push(reference),
+        Impl::Ferrolb => cmd.extend([env!("CARGO_BIN_EXE_ferrolb").to_string(), "speaker".into()]),
+    }
+    cmd.extend(args.iter().cloned());
+    let opts = InClusterOpts {
+        netns: Some(node.to_string()),
+        no_memberlist: !memberlist,
+        ..Default::default()
+    };
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    InCluster::spawn(c, "speaker", &opts, &cmd)
+}
+
+/// Sends `signal` ("TERM", "KILL") to the process, waits for it to exit (bounded) and returns
+/// whether it exited successfully.
+pub fn stop(p: &mut InCluster, signal: &str) -> bool {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &p.pid().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -{signal} {}", p.pid());
+    let status = wait_for(Duration::from_secs(20), || p.try_wait())
+        .unwrap_or_else(|| panic!("pid {} did not exit on SIG{signal}", p.pid()));
+    status.success()
+}
+
+/// The logs of several processes, for failure messages.
+pub fn logs(ps: &[&InCluster]) -> String {
+    ps.iter()
+        .map(|p| format!("== {}\n{}", p.log_path().display(), p.log()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
