@@ -19,7 +19,12 @@ use std::process::Command;
 use support::{require_root, require_tool, run, script, stderr_of, stdout_of};
 
 const STATE: &str = "/run/ferrolb-demo";
-const NAMESPACES: [&str; 4] = ["flbdemo-node1", "flbdemo-node2", "flbdemo-client", "flbdemo-ctl"];
+const NAMESPACES: [&str; 4] = [
+    "flbdemo-node1",
+    "flbdemo-node2",
+    "flbdemo-client",
+    "flbdemo-ctl",
+];
 const LINKS: [&str; 5] = ["flbdemo0", "fd-node1", "fd-node2", "fd-client", "fd-ctl"];
 
 /// Runs `scripts/demo down` on drop if the test did not get to run it (a failed assertion).
@@ -29,7 +34,11 @@ impl Drop for DownOnDrop {
     fn drop(&mut self) {
         if !self.0 {
             let out = run(Command::new(script("demo")).arg("down"));
-            eprintln!("scripts/demo down (cleanup): {}\n{}", stdout_of(&out), stderr_of(&out));
+            eprintln!(
+                "scripts/demo down (cleanup): {}\n{}",
+                stdout_of(&out),
+                stderr_of(&out)
+            );
         }
     }
 }
@@ -60,7 +69,9 @@ fn netns_names() -> BTreeSet<String> {
 }
 
 fn link_exists(name: &str) -> bool {
-    run(Command::new("ip").args(["link", "show", name])).status.success()
+    run(Command::new("ip").args(["link", "show", name]))
+        .status
+        .success()
 }
 
 /// (name, pid) of every pidfile the demo wrote.
@@ -69,8 +80,15 @@ fn demo_pids() -> Vec<(String, u32)> {
     let mut out = Vec::new();
     for e in fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
         let p = e.expect("dir entry").path();
-        let pid = fs::read_to_string(&p).expect("read pidfile").trim().parse().expect("a pid");
-        out.push((p.file_stem().expect("name").to_string_lossy().into_owned(), pid));
+        let pid = fs::read_to_string(&p)
+            .expect("read pidfile")
+            .trim()
+            .parse()
+            .expect("a pid");
+        out.push((
+            p.file_stem().expect("name").to_string_lossy().into_owned(),
+            pid,
+        ));
     }
     out.sort();
     out
@@ -79,12 +97,24 @@ fn demo_pids() -> Vec<(String, u32)> {
 /// The executable's file name of a running PID (None once it is gone).
 fn exe_name(pid: u32) -> Option<String> {
     let exe: PathBuf = fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-    Some(exe.file_name()?.to_string_lossy().trim_end_matches(" (deleted)").to_string())
+    Some(
+        exe.file_name()?
+            .to_string_lossy()
+            .trim_end_matches(" (deleted)")
+            .to_string(),
+    )
 }
 
 fn client(args: &[&str]) -> String {
-    let out = run(Command::new("ip").args(["netns", "exec", "flbdemo-client"]).args(args));
-    assert!(out.status.success(), "{args:?} in flbdemo-client failed:\n{}{}", stdout_of(&out), stderr_of(&out));
+    let out = run(Command::new("ip")
+        .args(["netns", "exec", "flbdemo-client"])
+        .args(args));
+    assert!(
+        out.status.success(),
+        "{args:?} in flbdemo-client failed:\n{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
     stdout_of(&out)
 }
 
@@ -96,24 +126,43 @@ fn demo_shows_the_external_ip_its_owner_an_arp_reply_and_http_then_down_removes_
     }
     let before = netns_names();
     for ns in NAMESPACES {
-        assert!(!before.contains(ns), "namespace {ns} exists before the demo runs (a demo left up? scripts/demo down)");
+        assert!(
+            !before.contains(ns),
+            "namespace {ns} exists before the demo runs (a demo left up? scripts/demo down)"
+        );
     }
     let mut guard = DownOnDrop(false);
 
     let out = run(Command::new(script("demo")).env_remove("KUBECONFIG"));
     let text = stdout_of(&out);
     println!("{text}");
-    assert!(out.status.success(), "scripts/demo failed ({}):\n{text}\nstderr:\n{}", out.status, stderr_of(&out));
+    assert!(
+        out.status.success(),
+        "scripts/demo failed ({}):\n{text}\nstderr:\n{}",
+        out.status,
+        stderr_of(&out)
+    );
 
     // The headings a newcomer reads.
-    for h in ["== kubectl get svc hello", "== arping ", "== curl http://", "== Done: everything is still running"] {
+    for h in [
+        "== kubectl get svc hello",
+        "== arping ",
+        "== curl http://",
+        "== Done: everything is still running",
+    ] {
         assert!(text.contains(h), "no heading {h:?}");
     }
 
     // EXTERNAL-IP: from the pool, and in `kubectl get svc`'s table.
     let ip = tagged(&text, "EXTERNAL-IP").to_string();
-    let last: u8 = ip.strip_prefix("192.0.2.").and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("EXTERNAL-IP {ip}"));
-    assert!((100..=109).contains(&last), "{ip} is not from the pool 192.0.2.100-192.0.2.109");
+    let last: u8 = ip
+        .strip_prefix("192.0.2.")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("EXTERNAL-IP {ip}"));
+    assert!(
+        (100..=109).contains(&last),
+        "{ip} is not from the pool 192.0.2.100-192.0.2.109"
+    );
     assert!(
         text.lines().any(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -126,10 +175,20 @@ fn demo_shows_the_external_ip_its_owner_an_arp_reply_and_http_then_down_removes_
     let owner = tagged(&text, "OWNER-NODE").to_string();
     let mac = mac_of(&owner);
     let reply = format!("reply from {ip} [{}]", mac.to_uppercase());
-    assert!(text.lines().any(|l| l.to_lowercase().contains(&reply.to_lowercase())), "no {reply:?} in:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.to_lowercase().contains(&reply.to_lowercase())),
+        "no {reply:?} in:\n{text}"
+    );
     assert_eq!(tagged(&text, "ARP-REPLY-MAC"), format!("{mac} ({owner})"));
-    let body = format!("Hello from {owner} (192.0.2.1{}), behind ferrolb's LoadBalancer IP", &owner[4..]);
-    assert!(text.lines().any(|l| l == body), "no HTTP body {body:?} in:\n{text}");
+    let body = format!(
+        "Hello from {owner} (192.0.2.1{}), behind ferrolb's LoadBalancer IP",
+        &owner[4..]
+    );
+    assert!(
+        text.lines().any(|l| l == body),
+        "no HTTP body {body:?} in:\n{text}"
+    );
     assert_eq!(tagged(&text, "HTTP-ANSWERED-BY"), owner);
 
     // It is left running: the client reaches the IP through the owner by itself.
@@ -140,24 +199,60 @@ fn demo_shows_the_external_ip_its_owner_an_arp_reply_and_http_then_down_removes_
         .filter_map(|l| Some(l.split('[').nth(1)?.split(']').next()?.to_lowercase()))
         .collect();
     assert_eq!(macs, BTreeSet::from([mac.to_string()]), "{arping}");
-    assert_eq!(client(&["curl", "-sS", "--max-time", "10", &format!("http://{ip}/")]).trim_end(), body);
+    assert_eq!(
+        client(&["curl", "-sS", "--max-time", "10", &format!("http://{ip}/")]).trim_end(),
+        body
+    );
     let pids = demo_pids();
     let names: Vec<&str> = pids.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["controller", "httpd-node1", "httpd-node2", "speaker-node1", "speaker-node2"]);
+    assert_eq!(
+        names,
+        [
+            "controller",
+            "httpd-node1",
+            "httpd-node2",
+            "speaker-node1",
+            "speaker-node2"
+        ]
+    );
     for (name, pid) in &pids {
-        let want = if name.starts_with("httpd") { "busybox" } else { "ferrolb" };
-        assert_eq!(exe_name(*pid).as_deref(), Some(want), "{name} (pid {pid}) is not running");
+        let want = if name.starts_with("httpd") {
+            "busybox"
+        } else {
+            "ferrolb"
+        };
+        assert_eq!(
+            exe_name(*pid).as_deref(),
+            Some(want),
+            "{name} (pid {pid}) is not running"
+        );
     }
-    let etcd_pid: u32 = fs::read_to_string(format!("{STATE}/cluster/etcd.pid")).expect("etcd.pid").trim().parse().expect("pid");
-    let api_pid: u32 =
-        fs::read_to_string(format!("{STATE}/cluster/apiserver.pid")).expect("apiserver.pid").trim().parse().expect("pid");
+    let etcd_pid: u32 = fs::read_to_string(format!("{STATE}/cluster/etcd.pid"))
+        .expect("etcd.pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let api_pid: u32 = fs::read_to_string(format!("{STATE}/cluster/apiserver.pid"))
+        .expect("apiserver.pid")
+        .trim()
+        .parse()
+        .expect("pid");
 
     // Down: everything it made is gone, and nothing else.
     let down = run(Command::new(script("demo")).arg("down"));
     guard.0 = true;
-    assert!(down.status.success(), "scripts/demo down failed:\n{}{}", stdout_of(&down), stderr_of(&down));
+    assert!(
+        down.status.success(),
+        "scripts/demo down failed:\n{}{}",
+        stdout_of(&down),
+        stderr_of(&down)
+    );
     for (name, pid) in &pids {
-        assert_eq!(exe_name(*pid), None, "{name} (pid {pid}) still runs after down");
+        assert_eq!(
+            exe_name(*pid),
+            None,
+            "{name} (pid {pid}) still runs after down"
+        );
     }
     assert_eq!(exe_name(etcd_pid), None, "etcd still runs");
     assert_eq!(exe_name(api_pid), None, "kube-apiserver still runs");

@@ -29,7 +29,10 @@ use std::time::Duration;
 use oci_support::{ImageConfig, Inputs, PodFacts, PodNetwork};
 use runc_support::{Container, RUNTIME, mount_options, proc_status, tree};
 use serde_json::{Value, json};
-use support::{METALLB_NS, Topology, cluster, require_root, require_tool, run, run_ok, script, serial, wait_for};
+use support::{
+    METALLB_NS, Topology, cluster, require_root, require_tool, run, run_ok, script, serial,
+    wait_for,
+};
 
 const NODE: &str = "node31";
 const CLIENT: &str = "client31";
@@ -43,7 +46,10 @@ struct Namespaces(Vec<String>);
 impl Drop for Namespaces {
     fn drop(&mut self) {
         if !self.0.is_empty() {
-            let _ = Command::new(script("netns")).arg("del").args(&self.0).output();
+            let _ = Command::new(script("netns"))
+                .arg("del")
+                .args(&self.0)
+                .output();
         }
     }
 }
@@ -51,7 +57,9 @@ impl Drop for Namespaces {
 /// The MACs that answer one ARP request for IP from the client (iputils-arping's
 /// `Unicast reply from IP [MAC]` lines), lower case.
 fn arp_answers() -> BTreeSet<String> {
-    let out = run(Command::new("ip").args(["netns", "exec", CLIENT, "arping", "-c", "1", "-w", "2", "-I", "eth0", IP]));
+    let out = run(Command::new("ip").args([
+        "netns", "exec", CLIENT, "arping", "-c", "1", "-w", "2", "-I", "eth0", IP,
+    ]));
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains(&format!("reply from {IP} [")))
@@ -62,7 +70,10 @@ fn arp_answers() -> BTreeSet<String> {
 /// NUL-separated /proc/PID/environ as `K=V` strings.
 fn environ(pid: u32) -> Vec<String> {
     let raw = fs::read(format!("/proc/{pid}/environ")).expect("read environ");
-    raw.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    raw.split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
 }
 
 #[test]
@@ -88,8 +99,17 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     let _ = fs::remove_dir_all(&bundle);
     fs::create_dir_all(&bundle).expect("create bundle dir");
     let rootfs = bundle.join("rootfs");
-    run_ok(Command::new("umoci").args(["raw", "unpack", "--image"]).arg(format!("{}:{tag}", layout.display())).arg(&rootfs));
-    assert_eq!(tree(&rootfs), ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"], "one binary, no shell");
+    run_ok(
+        Command::new("umoci")
+            .args(["raw", "unpack", "--image"])
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(&rootfs),
+    );
+    assert_eq!(
+        tree(&rootfs),
+        ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"],
+        "one binary, no shell"
+    );
 
     // The service account's files, as the kubelet projects them.
     let sa = bundle.join("serviceaccount");
@@ -98,12 +118,21 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     fs::copy(c.env("FERROLB_CA"), sa.join("ca.crt")).expect("copy ca.crt");
     fs::write(sa.join("namespace"), METALLB_NS).expect("write namespace");
     run_ok(Command::new("chmod").args(["0755"]).arg(&bundle).arg(&sa));
-    run_ok(Command::new("chmod").arg("0644").arg(sa.join("token")).arg(sa.join("ca.crt")).arg(sa.join("namespace")));
+    run_ok(
+        Command::new("chmod")
+            .arg("0644")
+            .arg(sa.join("token"))
+            .arg(sa.join("ca.crt"))
+            .arg(sa.join("namespace")),
+    );
 
-    let manifest =
-        fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml")).expect("read manifest");
+    let manifest = fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml"))
+        .expect("read manifest");
     let (pod, container) = oci_support::workload(&manifest, "DaemonSet", "speaker");
-    assert_eq!(pod["hostNetwork"], true, "the manifest's speaker runs in the host network");
+    assert_eq!(
+        pod["hostNetwork"], true,
+        "the manifest's speaker runs in the host network"
+    );
     let image = ImageConfig::from_blob(&oci_support::image_config_blob(&layout, tag));
     assert_eq!(image.entrypoint, ["/ferrolb", "speaker"]);
     let secret_key = c.kubectl_ok(&[
@@ -116,14 +145,21 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         "go-template={{.data.secretkey | base64decode}}",
     ]);
     assert!(!secret_key.is_empty(), "the memberlist secret has a key");
-    let (host, port) = (c.env("FERROLB_APISERVER_HOST").to_string(), c.env("FERROLB_APISERVER_PORT").to_string());
+    let (host, port) = (
+        c.env("FERROLB_APISERVER_HOST").to_string(),
+        c.env("FERROLB_APISERVER_PORT").to_string(),
+    );
     let facts = PodFacts {
         pod_name: format!("speaker-{NODE}"),
         namespace: METALLB_NS.into(),
         node_name: NODE.into(),
         host_ip: node_ip.clone(),
         pod_ip: node_ip.clone(),
-        secrets: [(("memberlist".to_string(), "secretkey".to_string()), secret_key.clone())].into(),
+        secrets: [(
+            ("memberlist".to_string(), "secretkey".to_string()),
+            secret_key.clone(),
+        )]
+        .into(),
         service_env: vec![
             ("KUBERNETES_SERVICE_HOST".into(), host.clone()),
             ("KUBERNETES_SERVICE_PORT".into(), port.clone()),
@@ -146,16 +182,27 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     .expect("derive the runtime config");
     // hostNetwork: no network namespace of the container's own; the host's network is the
     // node's, i.e. the namespace NODE.
-    let namespaces = config["linux"]["namespaces"].as_array_mut().expect("namespaces");
-    assert!(!namespaces.iter().any(|n| n["type"] == "network" || n["type"] == "uts"), "{namespaces:?}");
+    let namespaces = config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    assert!(
+        !namespaces
+            .iter()
+            .any(|n| n["type"] == "network" || n["type"] == "uts"),
+        "{namespaces:?}"
+    );
     namespaces.push(json!({"type": "network", "path": format!("/var/run/netns/{NODE}")}));
-    fs::write(bundle.join("config.json"), serde_json::to_string_pretty(&config).expect("JSON"))
-        .expect("write config.json");
+    fs::write(
+        bundle.join("config.json"),
+        serde_json::to_string_pretty(&config).expect("JSON"),
+    )
+    .expect("write config.json");
 
     // A layer2 Service with IP, whose only endpoint is on NODE.
     speaker_support::ensure_namespace(&c);
     let _isolation = speaker_support::isolate(&c);
-    let payload = format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
+    let payload =
+        format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
     let _cfg = c.apply(
         &json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "config", "namespace": METALLB_NS},
@@ -164,7 +211,10 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     );
     let _svc = speaker_support::service(&c, SERVICE, IP);
     let _eps = speaker_support::endpoints(&c, SERVICE, &[NODE]);
-    assert!(arp_answers().is_empty(), "{IP} is answered before the speaker runs");
+    assert!(
+        arp_answers().is_empty(),
+        "{IP} is answered before the speaker runs"
+    );
 
     let mut ctr = Container::run(&bundle, &id);
     let answered = wait_for(Duration::from_secs(90), || {
@@ -180,10 +230,16 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         "ARP for {IP} from {CLIENT} answered by {NODE}'s MAC only; container log:\n{}",
         ctr.log()
     );
-    assert_eq!(arp_answers(), BTreeSet::from([node_mac.clone()]), "and again");
+    assert_eq!(
+        arp_answers(),
+        BTreeSet::from([node_mac.clone()]),
+        "and again"
+    );
 
     // The process runs under the manifest's settings, in the node's network namespace.
-    let pid = ctr.pid().unwrap_or_else(|| panic!("container not running; log:\n{}", ctr.log()));
+    let pid = ctr
+        .pid()
+        .unwrap_or_else(|| panic!("container not running; log:\n{}", ctr.log()));
     assert_eq!(proc_status(pid, "Uid"), "0 0 0 0");
     // CAP_NET_ADMIN (12), CAP_NET_RAW (13), CAP_SYS_ADMIN (21), nothing else.
     let want = format!("{:016x}", (1u64 << 12) | (1 << 13) | (1 << 21));
@@ -195,7 +251,10 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     }
     assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
-    assert_eq!(cmdline, b"/ferrolb\0speaker\0--port=7472\0--config=config\0");
+    assert_eq!(
+        cmdline,
+        b"/ferrolb\0speaker\0--port=7472\0--config=config\0"
+    );
     let env = environ(pid);
     for kv in [
         format!("METALLB_NODE_NAME={NODE}"),
@@ -206,16 +265,31 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         format!("METALLB_ML_SECRET_KEY={secret_key}"),
         format!("KUBERNETES_SERVICE_HOST={host}"),
     ] {
-        assert!(env.contains(&kv), "{kv:?} not in the container's environment {env:?}");
+        assert!(
+            env.contains(&kv),
+            "{kv:?} not in the container's environment {env:?}"
+        );
     }
-    let net_of = |p: &str| fs::metadata(p).unwrap_or_else(|e| panic!("stat {p}: {e}")).ino();
+    let net_of = |p: &str| {
+        fs::metadata(p)
+            .unwrap_or_else(|e| panic!("stat {p}: {e}"))
+            .ino()
+    };
     assert_eq!(
         net_of(&format!("/proc/{pid}/ns/net")),
         net_of(&format!("/var/run/netns/{NODE}")),
         "the speaker runs in {NODE}'s network namespace"
     );
-    assert!(mount_options(pid, "/").iter().any(|o| o == "ro"), "root is not read-only");
-    assert!(mount_options(pid, oci_support::SA_DIR).iter().any(|o| o == "ro"), "service account not read-only");
+    assert!(
+        mount_options(pid, "/").iter().any(|o| o == "ro"),
+        "root is not read-only"
+    );
+    assert!(
+        mount_options(pid, oci_support::SA_DIR)
+            .iter()
+            .any(|o| o == "ro"),
+        "service account not read-only"
+    );
 
     // What it tells the cluster and its scraper.
     let event = (
@@ -226,7 +300,11 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     let events = wait_for(Duration::from_secs(30), || {
         Some(speaker_support::service_events(&c, SERVICE)).filter(|e| e.contains(&event))
     });
-    assert!(events.is_some(), "no {event:?} Event; seen {:?}", speaker_support::service_events(&c, SERVICE));
+    assert!(
+        events.is_some(),
+        "no {event:?} Event; seen {:?}",
+        speaker_support::service_events(&c, SERVICE)
+    );
     let series = format!(
         "metallb_speaker_announced{{service=\"{}/{SERVICE}\",protocol=\"layer2\",node=\"{NODE}\",ip=\"{IP}\"}} 1",
         speaker_support::NS
@@ -234,15 +312,22 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     let metrics = wait_for(Duration::from_secs(10), || {
         Some(speaker_support::metrics(NODE)).filter(|m| m.lines().any(|l| l == series))
     });
-    assert!(metrics.is_some(), "no {series} in:\n{}", speaker_support::metrics(NODE));
     assert!(
-        ctr.json_log().iter().any(|v: &Value| v["caller"].as_str().is_some()),
+        metrics.is_some(),
+        "no {series} in:\n{}",
+        speaker_support::metrics(NODE)
+    );
+    assert!(
+        ctr.json_log()
+            .iter()
+            .any(|v: &Value| v["caller"].as_str().is_some()),
         "the container logs v0.9's JSON lines:\n{}",
         ctr.log()
     );
 
     // SIGTERM through the runtime: a clean exit, as a pod deletion would do it.
     ctr.kill("TERM");
-    let status = wait_for(Duration::from_secs(20), || ctr.try_wait()).expect("the container exits on SIGTERM");
+    let status = wait_for(Duration::from_secs(20), || ctr.try_wait())
+        .expect("the container exits on SIGTERM");
     assert!(status.success(), "exit {status}; log:\n{}", ctr.log());
 }

@@ -51,7 +51,12 @@ impl Container {
             .stderr(file)
             .spawn()
             .expect("start runc run");
-        Container { id: id.to_string(), child, bundle: bundle.to_path_buf(), log }
+        Container {
+            id: id.to_string(),
+            child,
+            bundle: bundle.to_path_buf(),
+            log,
+        }
     }
 
     pub fn log(&self) -> String {
@@ -60,13 +65,23 @@ impl Container {
 
     /// PID (in the test's PID namespace) of the container's process, from `runc state`.
     pub fn pid(&self) -> Option<u32> {
-        let out = Command::new(RUNTIME).args(["state", &self.id]).output().ok()?;
+        let out = Command::new(RUNTIME)
+            .args(["state", &self.id])
+            .output()
+            .ok()?;
         let state: Value = serde_json::from_slice(&out.stdout).ok()?;
-        (state["status"] == "running").then(|| state["pid"].as_u64()).flatten().map(|p| p as u32)
+        (state["status"] == "running")
+            .then(|| state["pid"].as_u64())
+            .flatten()
+            .map(|p| p as u32)
     }
 
     pub fn json_log(&self) -> Vec<Value> {
-        self.log().lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(Value::is_object).collect()
+        self.log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(Value::is_object)
+            .collect()
     }
 
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
@@ -75,27 +90,44 @@ impl Container {
 
     /// `runc kill ID SIGNAL`.
     pub fn kill(&self, signal: &str) {
-        let out = Command::new(RUNTIME).args(["kill", &self.id, signal]).output().expect("run runc kill");
-        assert!(out.status.success(), "runc kill {signal}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(RUNTIME)
+            .args(["kill", &self.id, signal])
+            .output()
+            .expect("run runc kill");
+        assert!(
+            out.status.success(),
+            "runc kill {signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
 impl Drop for Container {
     fn drop(&mut self) {
         if self.try_wait().is_none() {
-            let _ = Command::new(RUNTIME).args(["kill", &self.id, "TERM"]).output();
+            let _ = Command::new(RUNTIME)
+                .args(["kill", &self.id, "TERM"])
+                .output();
             if poll(Duration::from_secs(10), || self.try_wait()).is_none() {
-                let _ = Command::new(RUNTIME).args(["kill", &self.id, "KILL"]).output();
+                let _ = Command::new(RUNTIME)
+                    .args(["kill", &self.id, "KILL"])
+                    .output();
                 let _ = poll(Duration::from_secs(5), || self.try_wait());
             }
         }
-        let _ = Command::new(RUNTIME).args(["delete", "-f", &self.id]).output();
+        let _ = Command::new(RUNTIME)
+            .args(["delete", "-f", &self.id])
+            .output();
         if self.try_wait().is_none() {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
         if std::thread::panicking() {
-            eprintln!("container log kept in {}:\n{}", self.log.display(), self.log());
+            eprintln!(
+                "container log kept in {}:\n{}",
+                self.log.display(),
+                self.log()
+            );
         } else {
             let _ = fs::remove_dir_all(&self.bundle);
         }
@@ -121,7 +153,12 @@ pub fn mount_options(pid: u32, target: &str) -> Vec<String> {
         .filter(|l| l.split(' ').nth(4) == Some(target))
         .last()
         .unwrap_or_else(|| panic!("no mount at {target}:\n{mountinfo}"));
-    line.split(' ').nth(5).unwrap_or_default().split(',').map(str::to_string).collect()
+    line.split(' ')
+        .nth(5)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect()
 }
 
 /// Every path in `root`, relative, sorted.
@@ -129,7 +166,12 @@ pub fn tree(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for e in fs::read_dir(dir).expect("read dir").filter_map(Result::ok) {
             let p = e.path();
-            out.push(p.strip_prefix(root).expect("under root").to_string_lossy().into_owned());
+            out.push(
+                p.strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 walk(root, &p, out);
             }
