@@ -59,6 +59,21 @@ go_build() {
   mv -f "$out.tmp.$$" "$out"
 }
 
+# cargo_outside CMD...: CMD without the variables cargo sets for the tests it runs
+# (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...), so a cargo build started from a test sees what a build
+# started from a shell sees: ring's build script tracks CARGO_MANIFEST_DIR, and an inherited one
+# made each switch between the two recompile ring and everything above it.
+cargo_outside() {
+  local unset=() v
+  for v in $(env | sed -n 's/^\(CARGO_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    case "$v" in
+      CARGO_HOME|CARGO_TARGET_DIR|CARGO_BUILD_*|CARGO_NET_*|CARGO_REGISTRIES_*|CARGO_PROFILE_*|CARGO_INCREMENTAL|CARGO_TERM_*|CARGO_HTTP_*) ;;
+      *) unset+=(-u "$v") ;;
+    esac
+  done
+  env "${unset[@]}" -u CARGO -u RUST_RECURSION_COUNT "$@"
+}
+
 mkdir_state() { mkdir -p "$FLB_STATE"; chmod 755 "$FLB_STATE"; }
 
 # with_lock: serialize mutations of the shared state (bridge, netns, cluster)
