@@ -150,8 +150,7 @@ pub fn mount_options(pid: u32, target: &str) -> Vec<String> {
     let mountinfo = fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
     let line = mountinfo
         .lines()
-        .filter(|l| l.split(' ').nth(4) == Some(target))
-        .last()
+        .rfind(|l| l.split(' ').nth(4) == Some(target))
         .unwrap_or_else(|| panic!("no mount at {target}:\n{mountinfo}"));
     line.split(' ')
         .nth(5)
