@@ -15,16 +15,18 @@
 //! off that port meanwhile.
 
 mod oci_support;
+mod runc_support;
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use oci_support::{ImageConfig, Inputs, PodFacts, PodNetwork};
-use serde_json::{Value, json};
+use runc_support::{Container, RUNTIME, proc_status, tree};
+use serde_json::json;
 use support::{
     Applied, Cluster, METALLB_NS, cluster, require_root, require_tool, run_ok, script, serial,
     wait_for,
@@ -32,101 +34,6 @@ use support::{
 
 const POOL_FIRST: &str = "192.0.2.140";
 const POOL: &str = "192.0.2.140-192.0.2.143";
-
-/// The OCI runtime (see the module doc for why not crun).
-const RUNTIME: &str = "runc";
-
-/// A container started with `runc run`; on drop: SIGTERM to it, up to 10 s, then
-/// `runc delete -f`, and SIGKILL to the runc process this guard started if it is still there.
-struct CrunContainer {
-    id: String,
-    child: Child,
-    bundle: PathBuf,
-    log: PathBuf,
-}
-
-impl CrunContainer {
-    fn run(bundle: &Path, id: &str) -> CrunContainer {
-        let log = bundle.join("container.log");
-        let file = fs::File::create(&log).expect("create log");
-        let child = Command::new(RUNTIME)
-            .args(["run", "--bundle"])
-            .arg(bundle)
-            .arg(id)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("dup log"))
-            .stderr(file)
-            .spawn()
-            .expect("start runc run");
-        CrunContainer {
-            id: id.to_string(),
-            child,
-            bundle: bundle.to_path_buf(),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// PID (in the test's PID namespace) of the container's process, from `runc state`.
-    fn pid(&self) -> Option<u32> {
-        let out = Command::new(RUNTIME)
-            .args(["state", &self.id])
-            .output()
-            .ok()?;
-        let state: Value = serde_json::from_slice(&out.stdout).ok()?;
-        (state["status"] == "running")
-            .then(|| state["pid"].as_u64())
-            .flatten()
-            .map(|p| p as u32)
-    }
-
-    fn json_log(&self) -> Vec<Value> {
-        self.log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
-    }
-
-    fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for CrunContainer {
-    fn drop(&mut self) {
-        if self.try_wait().is_none() {
-            let _ = Command::new(RUNTIME)
-                .args(["kill", &self.id, "TERM"])
-                .output();
-            if wait_for(Duration::from_secs(10), || self.try_wait()).is_none() {
-                let _ = Command::new(RUNTIME)
-                    .args(["kill", &self.id, "KILL"])
-                    .output();
-                let _ = wait_for(Duration::from_secs(5), || self.try_wait());
-            }
-        }
-        let _ = Command::new(RUNTIME)
-            .args(["delete", "-f", &self.id])
-            .output();
-        if self.try_wait().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "container log kept in {}:\n{}",
-                self.log.display(),
-                self.log()
-            );
-        } else {
-            let _ = fs::remove_dir_all(&self.bundle);
-        }
-    }
-}
 
 fn configmap(c: &Arc<Cluster>) -> Applied {
     let payload =
@@ -155,17 +62,6 @@ fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The `Key:\tvalue` line of /proc/PID/status.
-fn proc_status(pid: u32, key: &str) -> String {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn http_get(path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", 7472)).ok()?;
@@ -184,28 +80,6 @@ fn http_get(path: &str) -> Option<(u16, String)> {
             .map(|(_, b)| b.to_string())
             .unwrap_or_default(),
     ))
-}
-
-/// Every path in `root`, relative, sorted.
-fn tree(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in fs::read_dir(dir).expect("read dir").filter_map(Result::ok) {
-            let p = e.path();
-            out.push(
-                p.strip_prefix(root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                walk(root, &p, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
 }
 
 #[test]
@@ -309,7 +183,7 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
 
     let _cfg = configmap(&c);
     let _svc = lb_service(&c, "flb-image");
-    let mut ctr = CrunContainer::run(&bundle, &id);
+    let mut ctr = Container::run(&bundle, &id);
 
     let ip = wait_for(Duration::from_secs(90), || {
         if ctr.try_wait().is_some() {

@@ -29,10 +29,12 @@ FLB_ETCD_PEER=127.0.0.1:32380
 # FERROLB_ISOLATED=K (K = 1..9; benchmarks, parallel work): a private control
 # plane on loopback (127.0.0.1:16442+K, etcd on 42377+2K and 42378+2K) that
 # needs no bridge, so it can run beside the test cluster. Use it with its own
-# FERROLB_STATE. Only for tests that need no network namespace.
+# FERROLB_STATE. Only for tests that need no network namespace, unless
+# FERROLB_ISOLATED_HOST names an address the caller put on an interface of its
+# own (scripts/demo: its own bridge) for the API server to listen on instead.
 if [ -n "${FERROLB_ISOLATED:-}" ]; then
   case "$FERROLB_ISOLATED" in [1-9]) ;; *) echo "FERROLB_ISOLATED must be 1..9" >&2; exit 1 ;; esac
-  FLB_APISERVER_HOST=127.0.0.1
+  FLB_APISERVER_HOST=${FERROLB_ISOLATED_HOST:-127.0.0.1}
   FLB_APISERVER_PORT=$((16442 + FERROLB_ISOLATED))
   FLB_ETCD_CLIENT=127.0.0.1:$((42377 + 2 * FERROLB_ISOLATED))
   FLB_ETCD_PEER=127.0.0.1:$((42378 + 2 * FERROLB_ISOLATED))
@@ -55,6 +57,21 @@ go_build() {
   mkdir -p "$(dirname "$out")"
   ( cd "$moddir" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -ldflags "$ldflags" -o "$out.tmp.$$" "$@" )
   mv -f "$out.tmp.$$" "$out"
+}
+
+# cargo_outside CMD...: CMD without the variables cargo sets for the tests it runs
+# (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...), so a cargo build started from a test sees what a build
+# started from a shell sees: ring's build script tracks CARGO_MANIFEST_DIR, and an inherited one
+# made each switch between the two recompile ring and everything above it.
+cargo_outside() {
+  local unset=() v
+  for v in $(env | sed -n 's/^\(CARGO_[A-Za-z0-9_]*\)=.*/\1/p'); do
+    case "$v" in
+      CARGO_HOME|CARGO_TARGET_DIR|CARGO_BUILD_*|CARGO_NET_*|CARGO_REGISTRIES_*|CARGO_PROFILE_*|CARGO_INCREMENTAL|CARGO_TERM_*|CARGO_HTTP_*) ;;
+      *) unset+=(-u "$v") ;;
+    esac
+  done
+  env "${unset[@]}" -u CARGO -u RUST_RECURSION_COUNT "$@"
 }
 
 mkdir_state() { mkdir -p "$FLB_STATE"; chmod 755 "$FLB_STATE"; }
