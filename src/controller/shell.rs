@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, LoadBalancerIngress, LoadBalancerStatus, Service, ServiceSpec, ServiceStatus};
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
@@ -120,7 +120,10 @@ async fn watch<K>(api: Api<K>, cfg: watcher::Config, tx: mpsc::UnboundedSender<M
 where
     K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
 {
-    let mut stream = watcher(api, cfg).boxed();
+    // Failures back off (0.8 s doubling to 30 s, with jitter; kube-runtime's default, close to
+    // client-go's reflector): an unreachable apiserver must not become a busy retry loop that
+    // fills the log (one ran at 21 % of a core writing 12 GB before this).
+    let mut stream = watcher(api, cfg).default_backoff().boxed();
     while let Some(ev) = stream.next().await {
         let msg = match ev {
             Ok(mut ev) => {
