@@ -95,18 +95,22 @@ pub struct Responders {
 }
 
 impl Drop for Responders {
-    /// Silent at once: the announcement set is emptied and every serving thread told to stop
-    /// before the threads are joined one by one (each notices within [`POLL`]). The speaker
-    /// drops its responders before it leaves memberlist, so it is quiet before peers take over.
+    /// Silent at once: the announcement set is emptied (a serving thread answers nothing from
+    /// then on) and every serving thread is told to stop. The threads are not joined: each
+    /// notices within [`POLL`] and ends on its own, holding nothing but its socket. The speaker
+    /// drops its responders before it leaves memberlist, so it is quiet before the peers take
+    /// over, and the leave goes out at once instead of up to a [`POLL`] later.
     fn drop(&mut self) {
         *write(&self.announcer) = Announcer::new();
         let workers = self
             .arp
-            .values()
+            .values_mut()
             .map(|(_, w)| w)
-            .chain(self.ndp.values().map(|(_, w)| w));
+            .chain(self.ndp.values_mut().map(|(_, w)| w));
         for w in workers {
             w.stop.store(true, Ordering::Relaxed);
+            // Detached: dropping the handle does not wait for the thread.
+            drop(w.thread.take());
         }
     }
 }

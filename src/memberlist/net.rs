@@ -285,6 +285,7 @@ enum Command {
     TcpPingDone {
         seq: u32,
         reply: Option<StreamMessage>,
+        refused: bool,
     },
     Leave {
         reply: oneshot::Sender<()>,
@@ -454,7 +455,8 @@ impl MemberlistHandle {
             TCP_TIMEOUT,
             Some(&self.shared),
         )
-        .await?;
+        .await
+        .map_err(|e| e.text)?;
         let (reply, rx) = oneshot::channel();
         self.owner
             .cmd
@@ -604,7 +606,8 @@ impl Actor {
                 let _ = self.core.handle_push_pull_reply(now, msg);
             }
             Command::PushPullDone(Err(_)) => {}
-            Command::TcpPingDone { seq, reply } => self.core.handle_tcp_ping_reply(seq, reply),
+            Command::TcpPingDone { seq, refused: true, .. } => self.core.handle_tcp_ping_refused(now, seq),
+            Command::TcpPingDone { seq, reply, .. } => self.core.handle_tcp_ping_reply(seq, reply),
             Command::Leave { reply } => {
                 let actions = self.core.announce_leave(now);
                 self.perform(actions).await;
@@ -643,7 +646,9 @@ impl Actor {
                         .map_or_else(|| to.to_string(), |n| n.name.clone());
                     tokio::spawn(async move {
                         let r =
-                            exchange(to, &payload, shared.key, TCP_TIMEOUT, Some(&shared)).await;
+                            exchange(to, &payload, shared.key, TCP_TIMEOUT, Some(&shared))
+                                .await
+                                .map_err(|e| e.text);
                         if let Err(e) = &r {
                             shared.log(format!(
                                 "[ERR] memberlist: Push/Pull with {name} failed: {e}"
@@ -662,8 +667,11 @@ impl Actor {
                     let tx = self.cmd_tx.clone();
                     let left = deadline.saturating_duration_since(Instant::now());
                     tokio::spawn(async move {
-                        let reply = exchange(to, &payload, key, left, None).await.ok();
-                        let _ = tx.send(Command::TcpPingDone { seq, reply });
+                        let (reply, refused) = match exchange(to, &payload, key, left, None).await {
+                            Ok(r) => (Some(r), false),
+                            Err(e) => (None, e.refused),
+                        };
+                        let _ = tx.send(Command::TcpPingDone { seq, reply, refused });
                     });
                 }
             }
@@ -781,17 +789,36 @@ async fn resolve(s: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> 
 
 /// Dial `to`, write one stream message, read one back (`sendAndReceiveState`, and the TCP
 /// fallback ping), all within `limit`.
+/// A failed [`exchange`]: Go's error text, and whether the connection was refused.
+struct ExchangeError {
+    text: String,
+    refused: bool,
+}
+
+impl From<String> for ExchangeError {
+    fn from(text: String) -> Self {
+        ExchangeError { text, refused: false }
+    }
+}
+
+impl From<&str> for ExchangeError {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
 async fn exchange(
     to: SocketAddr,
     payload: &[u8],
     key: Option<[u8; 16]>,
     limit: Duration,
     push_pull_log: Option<&Shared>,
-) -> Result<StreamMessage, String> {
+) -> Result<StreamMessage, ExchangeError> {
     let work = async {
-        let mut conn = TcpStream::connect(to)
-            .await
-            .map_err(|e| format!("dial tcp {to}: {}", go_errno_text(&e)))?;
+        let mut conn = TcpStream::connect(to).await.map_err(|e| ExchangeError {
+            text: format!("dial tcp {to}: {}", go_errno_text(&e)),
+            refused: e.kind() == std::io::ErrorKind::ConnectionRefused,
+        })?;
         if let Some(s) = push_pull_log {
             s.log(format!(
                 "[DEBUG] memberlist: Initiating push/pull sync with: {to}"
@@ -801,11 +828,11 @@ async fn exchange(
         conn.write_all(&bytes)
             .await
             .map_err(|e| format!("write tcp {to}: {}", go_errno_text(&e)))?;
-        read_stream(&mut conn, key).await.map_err(|e| e.to_string())
+        read_stream(&mut conn, key).await.map_err(|e| e.to_string().into())
     };
     match tokio::time::timeout(limit, work).await {
         Ok(r) => r,
-        Err(_) => Err(format!("dial tcp {to}: i/o timeout")),
+        Err(_) => Err(format!("dial tcp {to}: i/o timeout").into()),
     }
 }
 

@@ -160,7 +160,8 @@ pub enum Action {
     },
     /// The TCP fallback of a failing probe (nodes speaking protocol >= 3): connect, send
     /// `payload` (a stream message, plaintext), read one stream message back before
-    /// `deadline` and pass it (or `None` on any failure) to [`Memberlist::handle_tcp_ping_reply`].
+    /// `deadline` and pass it (or `None` on any failure) to [`Memberlist::handle_tcp_ping_reply`];
+    /// a refused connection goes to [`Memberlist::handle_tcp_ping_refused`] instead.
     TcpPing {
         to: SocketAddr,
         seq: u32,
@@ -626,6 +627,34 @@ impl Memberlist {
         {
             p.tcp_contacted = true;
         }
+    }
+
+    /// The TCP fallback of probe `seq` was refused (connection refused: the target's host
+    /// answered, but nothing listens on its memberlist port, so its memberlist process is
+    /// gone — a crash, SIGKILL or OOM kill). Go v0.1.7 would still wait for the end of the
+    /// probe interval, then for the suspicion timeout (4 s with 3 members) before it declares
+    /// the node dead; ferrolb declares it dead at once and gossips the same `dead` message
+    /// Go's suspicion timer would have sent, which Go peers accept as theirs. A node that is
+    /// in fact alive hears the accusation and refutes it with a higher incarnation, as it
+    /// would a wrong suspicion; a probe that already reached the node over TCP, or a refusal
+    /// that arrives after its probe ended, changes nothing. (Refusals need a live host: a cut
+    /// link or a powered-off host still takes the SWIM path.)
+    pub fn handle_tcp_ping_refused(&mut self, now: Instant, seq: u32) {
+        let Some(p) = self.probe.clone() else { return };
+        if p.seq != seq || p.tcp_contacted {
+            return;
+        }
+        self.probe = None;
+        self.log(format!(
+            "[INFO] memberlist: Marking {} as failed, its TCP port refused the probe",
+            p.node
+        ));
+        let d = Accusation {
+            incarnation: p.incarnation,
+            node: p.node,
+            from: self.cfg.name.clone(),
+        };
+        self.dead_node(now, d);
     }
 
     /// The peer's answer to one of our [`Action::PushPull`]s.
@@ -1396,6 +1425,8 @@ mod tests {
         now: Instant,
         nodes: Vec<Memberlist>,
         down: HashSet<usize>,
+        /// Down, and their host refuses connections to the memberlist port (a killed process).
+        crashed: HashSet<usize>,
         udp_blocked: HashSet<usize>,
         events: Vec<Vec<Event>>,
     }
@@ -1420,6 +1451,7 @@ mod tests {
                 now,
                 nodes,
                 down: HashSet::new(),
+                crashed: HashSet::new(),
                 udp_blocked: HashSet::new(),
                 events: vec![Vec::new(); n],
             }
@@ -1466,6 +1498,10 @@ mod tests {
                     Action::TcpPing {
                         to, seq, payload, ..
                     } => {
+                        if self.index(to).is_some_and(|d| self.crashed.contains(&d)) {
+                            self.nodes[src].handle_tcp_ping_refused(self.now, seq);
+                            continue;
+                        }
                         let reply =
                             self.index(to)
                                 .filter(|d| !self.down.contains(d))
@@ -1583,6 +1619,57 @@ mod tests {
             );
             assert_eq!(sim.nodes[i].members().len(), 2);
         }
+    }
+
+    #[test]
+    fn a_crashed_node_whose_port_refuses_the_tcp_probe_is_dead_without_a_suspicion() {
+        let mut sim = Sim::new(3);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        sim.down.insert(2);
+        sim.crashed.insert(2);
+        // Every survivor probes node2 within two probe intervals; the TCP fallback goes out
+        // after the 500 ms probe timeout and is refused: dead then, not 4 s of suspicion later.
+        sim.run(Duration::from_millis(2600));
+        for i in 0..2 {
+            assert!(
+                sim.view(i).contains(&("node2".into(), MemberState::Dead)),
+                "view of node{i}: {:?}",
+                sim.view(i)
+            );
+            assert!(
+                sim.events[i]
+                    .iter()
+                    .any(|e| matches!(e, Event::Leave(n) if n.name == "node2"))
+            );
+        }
+        assert!(
+            sim.nodes[..2]
+                .iter_mut()
+                .flat_map(|n| n.take_logs())
+                .any(|l| l.contains("Marking node2 as failed, its TCP port refused the probe"))
+        );
+    }
+
+    #[test]
+    fn a_refusal_for_another_probe_or_after_contact_changes_nothing() {
+        let mut sim = Sim::new(2);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        let now = sim.now;
+        let n = &mut sim.nodes[0];
+        // No probe in flight under this sequence number.
+        let stale = n.seq_no.wrapping_add(1000);
+        n.handle_tcp_ping_refused(now, stale);
+        assert!(n.nodes().iter().all(|m| m.state == MemberState::Alive));
+        // A probe that reached its node over TCP already is not undone by a late refusal.
+        let target = n.nodes().iter().find(|m| m.name == "node1").unwrap().clone();
+        let mut out = Vec::new();
+        n.probe_node(now, target, &mut out);
+        let seq = n.probe.as_ref().unwrap().seq;
+        n.handle_tcp_ping_reply(seq, Some(StreamMessage::Ack(Ack { seq_no: seq, payload: None })));
+        n.handle_tcp_ping_refused(now, seq);
+        assert!(n.nodes().iter().all(|m| m.state == MemberState::Alive));
     }
 
     #[test]
