@@ -185,13 +185,19 @@ pub fn buffer_this_thread() {
 /// Writes this thread's buffered lines (a no-op for an unbuffered thread).
 pub fn flush_this_thread() {
     BUFFER.with(|b| {
-        if let Some(buf) = b.borrow_mut().as_mut()
-            && !buf.is_empty()
-        {
-            let _ = std::io::stdout().lock().write_all(buf.as_bytes());
-            buf.clear();
+        if let Some(buf) = b.borrow_mut().as_mut() {
+            drain_to_stdout(buf);
         }
     });
+}
+
+/// Writes `buf` to stdout in one `write` and empties it. A failed write (stdout closed)
+/// loses the lines, as Go's logger does.
+fn drain_to_stdout(buf: &mut String) {
+    if !buf.is_empty() {
+        let _ = std::io::stdout().lock().write_all(buf.as_bytes());
+        buf.clear();
+    }
 }
 
 /// Writes one log line to stdout (or to this thread's buffer, see [`buffer_this_thread`]).
@@ -203,8 +209,7 @@ pub fn emit(caller: &str, fields: &[(&str, Field)]) {
         push_line(buf, caller, fields, now);
         buf.push('\n');
         if buf.len() >= BUFFER_LIMIT {
-            let _ = std::io::stdout().lock().write_all(buf.as_bytes());
-            buf.clear();
+            drain_to_stdout(buf);
         }
         true
     });
@@ -212,7 +217,7 @@ pub fn emit(caller: &str, fields: &[(&str, Field)]) {
         let mut line = String::with_capacity(256);
         push_line(&mut line, caller, fields, now);
         line.push('\n');
-        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+        drain_to_stdout(&mut line);
     }
 }
 

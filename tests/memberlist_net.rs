@@ -400,7 +400,9 @@ fn sigkilled_go_peer_is_seen_dead_by_rust_and_rejoins_after_restart() {
     converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
     drop(go);
     converge(&[&rust], &["rust-b"], DETECT);
-    assert!(rust.log_has("[INFO] memberlist: Marking go-a as failed, suspect timeout reached"));
+    // The killed process's port refuses the TCP fallback of the failed probe: dead at once,
+    // without the 4 s suspicion Go would wait for (docs/differences.md).
+    assert!(rust.log_has("[INFO] memberlist: Marking go-a as failed, its TCP port refused the probe"));
     assert!(
         rust.events()
             .contains(&("NodeLeave".into(), "go-a".into(), "dead".into())),
@@ -410,6 +412,33 @@ fn sigkilled_go_peer_is_seen_dead_by_rust_and_rejoins_after_restart() {
     // The restarted Go peer joins the listed pods, as a restarted speaker does.
     let go = Node::start(Kind::Go, "go-a", "127.0.0.72", "", &["127.0.0.73"]);
     converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+}
+
+#[test]
+fn a_frozen_go_peer_is_found_dead_by_the_suspicion_timer_and_refutes_when_it_thaws() {
+    let go = Node::start(Kind::Go, "go-a", "127.0.0.97", "", &[]);
+    let rust = Node::start(Kind::Rust, "rust-b", "127.0.0.98", "", &["127.0.0.97"]);
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+    // SIGSTOP: its kernel still accepts connections on the port, nothing answers; only the
+    // SWIM path (failed probe, suspicion, timeout) can find it dead, as in Go.
+    signal(&go, "STOP");
+    converge(&[&rust], &["rust-b"], DETECT);
+    assert!(rust.log_has("[INFO] memberlist: Suspect go-a has failed, no acks received"));
+    assert!(rust.log_has("[INFO] memberlist: Marking go-a as failed, suspect timeout reached"));
+    assert!(!rust.log_has("refused the probe"));
+    // Thawed, it hears it was declared dead and refutes: alive again on both sides.
+    signal(&go, "CONT");
+    converge(&[&go, &rust], &["go-a", "rust-b"], CONVERGE);
+}
+
+/// Sends SIG`name` to the member process `n` (a PID this test started).
+fn signal(n: &Node, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(n.child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {}", n.name);
 }
 
 #[test]

@@ -27,10 +27,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use k8s_openapi::api::core::v1::{ConfigMap, LoadBalancerIngress, LoadBalancerStatus, Service, ServiceSpec, ServiceStatus};
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
@@ -40,6 +40,7 @@ use crate::cli::daemon::ControllerArgs;
 use crate::k8s::configmap::{ConfigEvent, ConfigEventFilter, on_configmap};
 use crate::k8s::events::{EventSender, Recorder};
 use crate::k8s::queue::{TokenBucket, WorkQueue};
+use crate::k8s::watch::forward;
 use crate::k8s::{SyncState, client};
 use crate::logging::{self, Field};
 use crate::metrics::{self, ControllerMetrics, PoolLabel};
@@ -113,33 +114,6 @@ pub fn view(s: &Service) -> ServiceView {
         // Only MetalLB's own annotations are read (address-pool, allow-shared-ip).
         annotations: s.annotations().iter().filter(|(k, _)| k.starts_with("metallb.universe.tf/")).map(|(k, v)| (k.clone(), v.clone())).collect(),
         ingress,
-    }
-}
-
-async fn watch<K>(api: Api<K>, cfg: watcher::Config, tx: mpsc::UnboundedSender<Msg>, wrap: fn(watcher::Event<K>) -> Msg, what: &'static str)
-where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    // Failures back off (0.8 s doubling to 30 s, with jitter; kube-runtime's default, close to
-    // client-go's reflector): an unreachable apiserver must not become a busy retry loop that
-    // fills the log (one ran at 21 % of a core writing 12 GB before this).
-    let mut stream = watcher(api, cfg).default_backoff().boxed();
-    while let Some(ev) = stream.next().await {
-        let msg = match ev {
-            Ok(mut ev) => {
-                // managedFields are a large part of every object and never read; dropped here,
-                // before the event waits in the channel. A PUT without them leaves the
-                // server's as they are.
-                if let watcher::Event::Apply(o) | watcher::Event::InitApply(o) | watcher::Event::Delete(o) = &mut ev {
-                    o.meta_mut().managed_fields = None;
-                }
-                wrap(ev)
-            }
-            Err(e) => Msg::WatchError(what, e.to_string()),
-        };
-        if tx.send(msg).is_err() {
-            return;
-        }
     }
 }
 
@@ -250,16 +224,7 @@ impl Shell {
         }
         if !self.started && self.services_listed && self.configmap_listed {
             // Initial order: the ConfigMap, every Service, then the synced marker.
-            let mut initial = WorkQueue::new(self.queue.limiter.clone());
-            if self.configmap.is_some() {
-                initial.add(Key::ConfigMap);
-            }
-            while let Some(k) = self.queue.get() {
-                self.queue.done(&k);
-                initial.add(k);
-            }
-            initial.add(Key::Synced);
-            self.queue = initial;
+            self.queue.start_order(self.configmap.is_some().then_some(Key::ConfigMap), Key::Synced);
             self.started = true;
         }
     }
@@ -379,16 +344,11 @@ impl Shell {
 
     /// The end of a key's processing: the queue action for its final state.
     fn finish(&mut self, key: Key, state: SyncState, now: Instant) {
-        match state {
-            SyncState::Success => self.queue.forget(&key),
-            SyncState::Error => {
-                self.metrics.client.update_errors.inc();
-                self.queue.add_rate_limited(key.clone(), now);
-            }
-            SyncState::ReprocessAll => {
-                self.queue.forget(&key);
-                self.reprocess_all(false);
-            }
+        if state == SyncState::Error {
+            self.metrics.client.update_errors.inc();
+        }
+        if self.queue.settle(&key, state, now) {
+            self.reprocess_all(false);
         }
         self.queue.done(&key);
     }
@@ -475,9 +435,9 @@ async fn run_async(args: &ControllerArgs) -> i32 {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let services: Api<Service> = Api::all(client.clone());
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
-    tokio::spawn(watch(services, watcher::Config::default(), tx.clone(), |e| Msg::Service(Box::new(e)), "service"));
+    tokio::spawn(forward(services, watcher::Config::default(), tx.clone(), |e| Msg::Service(Box::new(e)), Msg::WatchError, "service"));
     let cm_cfg = watcher::Config::default().fields(&format!("metadata.name={}", args.config));
-    tokio::spawn(watch(configmaps, cm_cfg, tx.clone(), |e| Msg::ConfigMap(Box::new(e)), "configmap"));
+    tokio::spawn(forward(configmaps, cm_cfg, tx.clone(), |e| Msg::ConfigMap(Box::new(e)), Msg::WatchError, "configmap"));
 
     let mut shell = Shell {
         ctl: Controller::new(),

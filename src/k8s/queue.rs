@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
+use super::SyncState;
+
 /// Per-key exponential backoff: `base * 2^failures`, capped.
 #[derive(Debug, Clone)]
 pub struct ItemBackoff {
@@ -129,6 +131,34 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
         }
     }
 
+    /// The daemons' start order: `first`, then every key queued while the caches filled (in
+    /// their order), then `last` (the synced marker). Delayed adds are dropped: before the
+    /// first sync nothing has been processed, so nothing was re-queued with a delay.
+    pub fn start_order(&mut self, first: impl IntoIterator<Item = K>, last: K) {
+        let mut initial = WorkQueue::new(self.limiter.clone());
+        for k in first {
+            initial.add(k);
+        }
+        while let Some(k) = self.get() {
+            self.done(&k);
+            initial.add(k);
+        }
+        initial.add(last);
+        *self = initial;
+    }
+
+    /// v0.9's handling of a processed key's [`SyncState`], before `done`: forgotten on
+    /// success, re-added through the rate limiter on error. Returns whether every Service must
+    /// be re-queued (`ReprocessAll`, the key itself forgotten), which the caller does.
+    pub fn settle(&mut self, key: &K, state: SyncState, now: Instant) -> bool {
+        match state {
+            SyncState::Success => self.forget(key),
+            SyncState::Error => self.add_rate_limited(key.clone(), now),
+            SyncState::ReprocessAll => self.forget(key),
+        }
+        state == SyncState::ReprocessAll
+    }
+
     /// Adds `key` after `delay` (an earlier pending delayed add of the same key wins).
     pub fn add_after(&mut self, key: K, delay: Duration, now: Instant) {
         if delay.is_zero() {
@@ -206,6 +236,17 @@ impl<K: Eq + Hash + Clone> WorkQueue<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_order_puts_the_first_keys_ahead_of_the_queued_ones_and_the_marker_last() {
+        let mut q: WorkQueue<&str> = WorkQueue::default();
+        q.add("svc-b");
+        q.add("svc-a");
+        q.add("configmap");
+        q.start_order(["configmap", "node"], "synced");
+        let order: Vec<_> = std::iter::from_fn(|| q.get()).collect();
+        assert_eq!(order, ["configmap", "node", "svc-b", "svc-a", "synced"]);
+    }
 
     #[test]
     fn keys_are_deduplicated_and_fifo() {

@@ -179,22 +179,7 @@ impl ArpSocket {
 
     /// Sends a complete Ethernet frame to `destination`.
     pub fn send(&self, frame: &[u8], destination: MacAddr) -> io::Result<()> {
-        let sll = link_address(self.index, Some(destination));
-        // SAFETY: `frame` is valid for reads of its length; `sll` is a valid sockaddr_ll.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                0,
-                (&sll as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as u32,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::send_to(self.fd.as_raw_fd(), frame, &link_address(self.index, Some(destination)))
     }
 
     /// Receives one frame (waiting up to the read timeout) and answers it if v0.9 would.

@@ -25,3 +25,24 @@ pub mod scan;
 
 pub use drop::{DropReason, Malformed};
 pub use mac::MacAddr;
+
+/// `sendto(2)` of `bytes` to the socket address `addr` (a `sockaddr_ll` or `sockaddr_in6`),
+/// for the ARP and NDP sockets alike.
+fn send_to<A>(fd: std::os::fd::RawFd, bytes: &[u8], addr: &A) -> std::io::Result<()> {
+    // SAFETY: `bytes` is valid for reads of its length; `addr` points to a live, initialised
+    // socket address of `size_of::<A>()` bytes, which the caller picked for this socket.
+    let n = unsafe {
+        libc::sendto(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            0,
+            (addr as *const A).cast(),
+            size_of::<A>() as libc::socklen_t,
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -187,22 +187,7 @@ impl NdpSocket {
 
     /// Sends an ICMPv6 message to `destination` on this interface.
     pub fn send(&self, message: &[u8], destination: Ipv6Addr) -> io::Result<()> {
-        let sa = sockaddr(destination, self.index);
-        // SAFETY: `message` is valid for reads of its length; `sa` is a valid sockaddr_in6.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                message.as_ptr().cast(),
-                message.len(),
-                0,
-                (&sa as *const libc::sockaddr_in6).cast(),
-                size_of::<libc::sockaddr_in6>() as u32,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        super::send_to(self.fd.as_raw_fd(), message, &sockaddr(destination, self.index))
     }
 
     /// Receives one message and answers it if v0.9 would.

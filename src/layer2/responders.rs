@@ -115,6 +115,51 @@ impl Drop for Responders {
     }
 }
 
+/// What a serving thread counts of one frame it served.
+enum Tally {
+    Idle,
+    Answered,
+    Malformed,
+    Other,
+}
+
+/// A serving thread's loop, for ARP and NDP alike: drain what is queued without waiting
+/// (`serve(false)`); only when the queue is empty are the log lines written and the thread put
+/// to sleep on the socket (`serve(true)`, at most [`POLL`]). Every frame that is not `Idle` is
+/// observed, then counted. A socket error means the interface went away: the next scan
+/// deletes this responder, and the thread waits a [`POLL`] meanwhile.
+fn serve_loop<S>(
+    stop: &AtomicBool,
+    counters: &Counters,
+    serve: impl Fn(bool) -> io::Result<S>,
+    tally: impl Fn(&S) -> Tally,
+    observe: impl Fn(&S),
+) {
+    crate::logging::buffer_this_thread();
+    while !stop.load(Ordering::Relaxed) {
+        let mut served = serve(false);
+        if matches!(served.as_ref().map(&tally), Ok(Tally::Idle)) {
+            crate::logging::flush_this_thread();
+            served = serve(true);
+        }
+        match served {
+            Ok(frame) => match tally(&frame) {
+                Tally::Idle => {}
+                t => {
+                    observe(&frame);
+                    match t {
+                        Tally::Answered => counters.responses_sent.fetch_add(1, Ordering::Relaxed),
+                        Tally::Malformed => counters.malformed.fetch_add(1, Ordering::Relaxed),
+                        _ => 0,
+                    };
+                }
+            },
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+    crate::logging::flush_this_thread();
+}
+
 fn read(a: &RwLock<Announcer>) -> std::sync::RwLockReadGuard<'_, Announcer> {
     // A panicking writer cannot leave the announcer half-updated in a way that matters for
     // answering: keep serving.
@@ -157,33 +202,22 @@ impl Responders {
         let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
         let (observer, name) = (self.observer.clone(), interface.to_owned());
         let thread = std::thread::spawn(move || {
-            crate::logging::buffer_this_thread();
-            while !s.load(Ordering::Relaxed) {
-                // Drain what is queued without waiting; only when the queue is empty are the
-                // log lines written and the thread put to sleep on the socket.
-                let mut served = sock.try_serve_one(|ip| read(&ann).should_answer(ip));
-                if matches!(served, Ok(arp_socket::Served::Idle)) {
-                    crate::logging::flush_this_thread();
-                    served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+            let serve = |wait: bool| {
+                let answer = |ip| read(&ann).should_answer(ip);
+                if wait { sock.serve_one(answer) } else { sock.try_serve_one(answer) }
+            };
+            let tally = |served: &arp_socket::Served| match served {
+                arp_socket::Served::Idle => Tally::Idle,
+                arp_socket::Served::Answered { sent: Ok(()), .. } => Tally::Answered,
+                arp_socket::Served::Dropped(super::DropReason::Malformed(_)) => Tally::Malformed,
+                _ => Tally::Other,
+            };
+            let observe = |served: &arp_socket::Served| {
+                if let Some(o) = &observer {
+                    o(&Observation::Arp { interface: &name, served });
                 }
-                if let (Some(observe), Ok(served)) = (&observer, &served)
-                    && *served != arp_socket::Served::Idle
-                {
-                    observe(&Observation::Arp { interface: &name, served });
-                }
-                match served {
-                    Ok(arp_socket::Served::Answered { sent: Ok(()), .. }) => {
-                        counters.responses_sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(arp_socket::Served::Dropped(super::DropReason::Malformed(_))) => {
-                        counters.malformed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    // The interface went away; the next scan deletes this responder.
-                    Err(_) => std::thread::sleep(POLL),
-                }
-            }
-            crate::logging::flush_this_thread();
+            };
+            serve_loop(&s, &counters, serve, tally, observe);
         });
         self.arp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
         Ok(())
@@ -201,32 +235,22 @@ impl Responders {
         let (s, sock, ann, counters) = (stop.clone(), socket.clone(), self.announcer.clone(), self.counters.clone());
         let (observer, name) = (self.observer.clone(), interface.to_owned());
         let thread = std::thread::spawn(move || {
-            crate::logging::buffer_this_thread();
-            while !s.load(Ordering::Relaxed) {
-                // Drain what is queued without waiting; only when the queue is empty are the
-                // log lines written and the thread put to sleep on the socket.
-                let mut served = sock.try_serve_one(|ip| read(&ann).should_answer(ip));
-                if matches!(served, Ok(ndp_socket::Served::Idle)) {
-                    crate::logging::flush_this_thread();
-                    served = sock.serve_one(|ip| read(&ann).should_answer(ip));
+            let serve = |wait: bool| {
+                let answer = |ip| read(&ann).should_answer(ip);
+                if wait { sock.serve_one(answer) } else { sock.try_serve_one(answer) }
+            };
+            let tally = |served: &ndp_socket::Served| match served {
+                ndp_socket::Served::Idle => Tally::Idle,
+                ndp_socket::Served::Answered { sent: Ok(()), .. } => Tally::Answered,
+                ndp_socket::Served::Dropped(super::DropReason::Malformed(_)) => Tally::Malformed,
+                _ => Tally::Other,
+            };
+            let observe = |served: &ndp_socket::Served| {
+                if let Some(o) = &observer {
+                    o(&Observation::Ndp { interface: &name, served });
                 }
-                if let (Some(observe), Ok(served)) = (&observer, &served)
-                    && *served != ndp_socket::Served::Idle
-                {
-                    observe(&Observation::Ndp { interface: &name, served });
-                }
-                match served {
-                    Ok(ndp_socket::Served::Answered { sent: Ok(()), .. }) => {
-                        counters.responses_sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(ndp_socket::Served::Dropped(super::DropReason::Malformed(_))) => {
-                        counters.malformed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    Err(_) => std::thread::sleep(POLL),
-                }
-            }
-            crate::logging::flush_this_thread();
+            };
+            serve_loop(&s, &counters, serve, tally, observe);
         });
         self.ndp.insert(interface.to_owned(), (socket, Worker { stop, thread: Some(thread) }));
         Ok(())

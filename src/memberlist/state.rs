@@ -9,7 +9,10 @@
 //! Differences from the Go library, none visible on the wire: a malformed packet is dropped
 //! whole; protocol-version negotiation (`verifyProtocol`) is not checked because every peer
 //! speaks `[1,5,2,0,0,0]`; a probe that reached its node over the TCP fallback ends at the
-//! probe deadline rather than as soon as the TCP ack arrives (same outcome).
+//! probe deadline rather than as soon as the TCP ack arrives (same outcome); a probe whose
+//! TCP fallback is refused (the node's memberlist process is gone) declares the node dead at
+//! once, with the `dead` message Go's suspicion timer would send later
+//! ([`Memberlist::handle_tcp_ping_refused`], docs/differences.md).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};

@@ -35,10 +35,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Service};
 use kube::api::{Api, ObjectMeta};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -58,6 +58,7 @@ use crate::k8s::configmap::{ConfigEvent, LogLine, on_configmap};
 use crate::k8s::events::Recorder;
 use crate::k8s::queue::WorkQueue;
 use crate::k8s::store::Store;
+use crate::k8s::watch::forward;
 use crate::k8s::{SyncState, client};
 use crate::logging::{self, Field};
 use crate::metrics;
@@ -114,25 +115,6 @@ pub fn endpoints_view(e: &Endpoints) -> EndpointsView {
             .flatten()
             .map(|s| EndpointSubset { ready: addresses(&s.addresses), not_ready: addresses(&s.not_ready_addresses) })
             .collect(),
-    }
-}
-
-async fn watch<K>(api: Api<K>, cfg: watcher::Config, tx: mpsc::UnboundedSender<Msg>, wrap: fn(watcher::Event<K>) -> Msg, what: &'static str)
-where
-    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    // Failures back off (0.8 s doubling to 30 s, with jitter; kube-runtime's default, close to
-    // client-go's reflector): an unreachable apiserver must not become a busy retry loop that
-    // fills the log (one ran at 21 % of a core writing 12 GB before this).
-    let mut stream = watcher(api, cfg).default_backoff().boxed();
-    while let Some(ev) = stream.next().await {
-        let msg = match ev {
-            Ok(ev) => wrap(ev),
-            Err(e) => Msg::WatchError(what, e.to_string()),
-        };
-        if tx.send(msg).is_err() {
-            return;
-        }
     }
 }
 
@@ -228,19 +210,8 @@ impl Shell {
             }
         }
         if !self.started && self.services.listed() && self.endpoints.listed() && self.configmap.listed() && self.nodes.listed() {
-            let mut initial = WorkQueue::new(self.queue.limiter.clone());
-            if !self.configmap.is_empty() {
-                initial.add(Key::ConfigMap);
-            }
-            if !self.nodes.is_empty() {
-                initial.add(Key::Node);
-            }
-            while let Some(k) = self.queue.get() {
-                self.queue.done(&k);
-                initial.add(k);
-            }
-            initial.add(Key::Synced);
-            self.queue = initial;
+            let first = [(!self.configmap.is_empty()).then_some(Key::ConfigMap), (!self.nodes.is_empty()).then_some(Key::Node)];
+            self.queue.start_order(first.into_iter().flatten(), Key::Synced);
             self.started = true;
         }
     }
@@ -294,16 +265,11 @@ impl Shell {
                 out.state.unwrap_or(SyncState::Success)
             }
         };
-        match state {
-            SyncState::Success => self.queue.forget(&key),
-            SyncState::Error => {
-                self.metrics.client.update_errors.inc();
-                self.queue.add_rate_limited(key.clone(), now);
-            }
-            SyncState::ReprocessAll => {
-                self.queue.forget(&key);
-                self.force_sync(now);
-            }
+        if state == SyncState::Error {
+            self.metrics.client.update_errors.inc();
+        }
+        if self.queue.settle(&key, state, now) {
+            self.force_sync(now);
         }
         self.queue.done(&key);
     }
@@ -371,30 +337,33 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
     handlers.insert(Proto::Bgp, Box::new(BgpHandler::new(&settings.node_name, metrics.bgp.clone())));
 
     let (tx, mut rx) = mpsc::unbounded_channel();
-    tokio::spawn(watch(
+    tokio::spawn(forward(
         Api::<Service>::all(client.clone()),
         watcher::Config::default(),
         tx.clone(),
         |e| Msg::Service(Box::new(e)),
+        Msg::WatchError,
         "service",
     ));
-    tokio::spawn(watch(
+    tokio::spawn(forward(
         Api::<Endpoints>::all(client.clone()),
         watcher::Config::default(),
         tx.clone(),
         |e| Msg::Endpoints(Box::new(e)),
+        Msg::WatchError,
         "endpoints",
     ));
     let cm_cfg = watcher::Config::default().fields(&format!("metadata.name={}", settings.config));
-    tokio::spawn(watch(
+    tokio::spawn(forward(
         Api::<ConfigMap>::namespaced(client.clone(), &namespace),
         cm_cfg,
         tx.clone(),
         |e| Msg::ConfigMap(Box::new(e)),
+        Msg::WatchError,
         "configmap",
     ));
     let node_cfg = watcher::Config::default().fields(&format!("metadata.name={}", settings.node_name));
-    tokio::spawn(watch(Api::<Node>::all(client.clone()), node_cfg, tx, |e| Msg::Node(Box::new(e)), "node"));
+    tokio::spawn(forward(Api::<Node>::all(client.clone()), node_cfg, tx, |e| Msg::Node(Box::new(e)), Msg::WatchError, "node"));
 
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     tokio::spawn(record_events(Recorder::new(client, "metallb-speaker"), events_rx));
