@@ -217,6 +217,26 @@ fn validate(ads: &[Advertisement]) -> Result<(), AdvertisementError> {
 
 type Dialing = Pin<Box<dyn Future<Output = Result<TcpStream, DialError>> + Send>>;
 
+/// How long a session lets a burst of changes run before it syncs anyway.
+const COALESCE_MAX: Duration = Duration::from_millis(20);
+
+/// Waits out a burst of service changes before the session takes the whole set: the
+/// speaker's work loop yields between keys, so without this every key of a burst (the initial
+/// sync, a deleted namespace, a config change) would cost every session one copy and diff of
+/// all advertisements — quadratic (v0.9's sessions do the same). The session yields while the
+/// generation keeps moving, for at most [`COALESCE_MAX`] since the first change, then syncs
+/// once; a lone change costs one yield. The advertisements sent are those of the last state.
+async fn coalesce(generation: &mut watch::Receiver<u64>) {
+    let start = Instant::now();
+    loop {
+        generation.borrow_and_update();
+        tokio::task::yield_now().await;
+        if !generation.has_changed().unwrap_or(false) || start.elapsed() >= COALESCE_MAX {
+            return;
+        }
+    }
+}
+
 /// One peer: performs what the session asks (dial, send, disconnect, log, metrics) and feeds
 /// it what happens (bytes, connection loss, timers, new advertisements, close).
 async fn run_session(
@@ -321,7 +341,7 @@ async fn run_session(
             r = generation.changed() => {
                 pending = match r {
                     Ok(()) => {
-                        generation.borrow_and_update();
+                        coalesce(&mut generation).await;
                         session.set_advertisements(all_ads(&services)).unwrap_or_default()
                     }
                     // The controller is gone without a shutdown: end as a shutdown would.
