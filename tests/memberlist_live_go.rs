@@ -91,13 +91,7 @@ impl GoPeer {
 
     /// memberlist's error and warning lines (decode failures, bad checksums, conflicts...).
     fn complaints(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
-            .cloned()
-            .collect()
+        memberlist_support::complaints(&self.log.lock().unwrap())
     }
 
     fn members(&self) -> Vec<String> {
@@ -296,10 +290,32 @@ fn run_until(
     false
 }
 
-fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
+/// The Go peer `go-node` on `go_ip` (given 500 ms to start) and our `rust-node` on `rust_ip`,
+/// both with `secret`, not joined yet.
+fn go_and_rust(go_ip: &str, rust_ip: &str, secret: &str) -> (GoPeer, RustNode) {
     let go = GoPeer::start("go-node", go_ip, secret, None);
     std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, secret);
+    let node = RustNode::new("rust-node", rust_ip, secret);
+    (go, node)
+}
+
+/// [`go_and_rust`] without encryption, our node joined to the Go peer (the push/pull reached
+/// it) and seeing both alive within 5 s.
+fn joined_go_and_rust(go_ip: &str, rust_ip: &str) -> (GoPeer, RustNode) {
+    let (go, mut node) = go_and_rust(go_ip, rust_ip, "");
+    assert_eq!(
+        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
+        1
+    );
+    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
+        .alive_names()
+        .len()
+        == 2));
+    (go, node)
+}
+
+fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
+    let (go, mut node) = go_and_rust(go_ip, rust_ip, secret);
     let go_addr = SocketAddr::new(go_ip.parse().unwrap(), port());
     assert_eq!(node.join(go_addr), 1, "push/pull join with the Go peer");
     let both = vec!["go-node".to_string(), "rust-node".to_string()];
@@ -359,17 +375,7 @@ fn a_different_secret_never_joins() {
 #[test]
 fn killed_go_peer_is_detected_dead_and_rejoins_after_restart() {
     let (go_ip, rust_ip) = ("127.0.0.27", "127.0.0.28");
-    let go = GoPeer::start("go-node", go_ip, "", None);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(
-        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
-        1
-    );
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
-        .alive_names()
-        .len()
-        == 2));
+    let (go, mut node) = joined_go_and_rust(go_ip, rust_ip);
     drop(go); // SIGKILL
     assert!(
         run_until(&mut node, Duration::from_secs(30), |n| n
@@ -395,17 +401,7 @@ fn killed_go_peer_is_detected_dead_and_rejoins_after_restart() {
 #[test]
 fn go_peer_leaving_is_seen_as_left() {
     let (go_ip, rust_ip) = ("127.0.0.29", "127.0.0.30");
-    let go = GoPeer::start("go-node", go_ip, "", None);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(
-        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
-        1
-    );
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
-        .alive_names()
-        .len()
-        == 2));
+    let (go, mut node) = joined_go_and_rust(go_ip, rust_ip);
     let leaver = std::thread::spawn(move || go.leave());
     assert!(run_until(&mut node, Duration::from_secs(5), |n| n
         .state_of("go-node")
@@ -416,9 +412,7 @@ fn go_peer_leaving_is_seen_as_left() {
 #[test]
 fn rust_core_leaving_is_seen_by_go() {
     let (go_ip, rust_ip) = ("127.0.0.31", "127.0.0.32");
-    let go = GoPeer::start("go-node", go_ip, "", None);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, "");
+    let (go, mut node) = go_and_rust(go_ip, rust_ip, "");
     assert_eq!(
         node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
         1

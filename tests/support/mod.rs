@@ -18,7 +18,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The namespace of MetalLB v0.9's objects.
 pub const METALLB_NS: &str = "metallb-system";
@@ -384,6 +384,34 @@ pub fn forbidden_for(c: &Cluster, sa: &str) -> Vec<String> {
         .filter(|e| e["user"]["username"] == user.as_str() && e["responseStatus"]["code"] == 403)
         .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
         .collect()
+}
+
+/// The ConfigMap `name` in metallb-system whose `config` key is `payload` (v0.9's config file).
+pub fn config_map(c: &Arc<Cluster>, name: &str, payload: &str) -> Applied {
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": METALLB_NS},
+                "data": {"config": payload}})
+        .to_string(),
+    )
+}
+
+/// A LoadBalancer Service `default/name` selecting `app: name`, port 80, no status.
+pub fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                         "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}})
+        .to_string(),
+    )
+}
+
+/// The first `status.loadBalancer.ingress` IP of the Service `default/name`, if any.
+pub fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
+    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Objects applied by [`Cluster::apply`]; deleted on drop.
