@@ -314,12 +314,11 @@ fn joined_go_and_rust(go_ip: &str, rust_ip: &str) -> (GoPeer, RustNode) {
     (go, node)
 }
 
-fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
-    let (go, mut node) = go_and_rust(go_ip, rust_ip, secret);
-    let go_addr = SocketAddr::new(go_ip.parse().unwrap(), port());
-    assert_eq!(node.join(go_addr), 1, "push/pull join with the Go peer");
+/// Runs our node until it and the Go peer both list `go-node` and `rust-node` as the members,
+/// within `limit` (panics with both lists if not); returns that list.
+fn see_each_other(node: &mut RustNode, go: &GoPeer, limit: Duration) -> Vec<String> {
     let both = vec!["go-node".to_string(), "rust-node".to_string()];
-    let ok = run_until(&mut node, Duration::from_secs(10), |n| {
+    let ok = run_until(node, limit, |n| {
         n.alive_names() == both && go.members() == both
     });
     assert!(
@@ -328,6 +327,14 @@ fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
         node.alive_names(),
         go.members()
     );
+    both
+}
+
+fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
+    let (go, mut node) = go_and_rust(go_ip, rust_ip, secret);
+    let go_addr = SocketAddr::new(go_ip.parse().unwrap(), port());
+    assert_eq!(node.join(go_addr), 1, "push/pull join with the Go peer");
+    let both = see_each_other(&mut node, &go, Duration::from_secs(10));
     // Stay together through several probe rounds and a gossip exchange.
     node.run(Duration::from_secs(3));
     assert_eq!(node.alive_names(), both);
@@ -386,16 +393,7 @@ fn killed_go_peer_is_detected_dead_and_rejoins_after_restart() {
     );
     // The restarted Go peer joins us (as a restarted speaker joins the listed pods).
     let go = GoPeer::start("go-node", go_ip, "", Some(node.addr()));
-    let both = vec!["go-node".to_string(), "rust-node".to_string()];
-    let ok = run_until(&mut node, Duration::from_secs(15), |n| {
-        n.alive_names() == both && go.members() == both
-    });
-    assert!(
-        ok,
-        "ours: {:?}, Go's: {:?}",
-        node.alive_names(),
-        go.members()
-    );
+    see_each_other(&mut node, &go, Duration::from_secs(15));
 }
 
 #[test]

@@ -521,3 +521,24 @@ pub fn print_handovers(log: &ProbeLog, ips: impl IntoIterator<Item = Ipv4Addr>, 
         }
     }
 }
+
+/// Asserts that no round from `from` on was answered by two MACs for any of `ips`, but for the
+/// rounds where one of them is a reference speaker between its SIGTERM and its exit (v0.9's own
+/// behaviour, see the module's notes): those are printed.
+pub fn assert_one_mac_per_round(
+    log: &ProbeLog,
+    ips: &[Ipv4Addr],
+    from: f64,
+    shutdowns: &[ReferenceShutdown],
+) {
+    let (conflicts, reference_shutdown) = log.split_conflicts(ips, from, shutdowns);
+    for c in &reference_shutdown {
+        println!(
+            "answered twice while a reference speaker was shutting down (v0.9's own behaviour): {c:?}"
+        );
+    }
+    assert!(
+        conflicts.is_empty(),
+        "rounds answered by two MACs: {conflicts:#?}"
+    );
+}

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -18,19 +18,6 @@ use crate::support::{self, Cluster, METALLB_NS, run_ok, script, wait_for};
 
 /// The OCI runtime.
 pub const RUNTIME: &str = "runc";
-
-fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// A container started with `runc run`; on drop: SIGTERM to it, up to 10 s, then SIGKILL,
 /// `runc delete -f`, and SIGKILL to the runc process this guard started if it is still there.
@@ -121,11 +108,11 @@ impl Drop for Container {
             let _ = Command::new(RUNTIME)
                 .args(["kill", &self.id, "TERM"])
                 .output();
-            if poll(Duration::from_secs(10), || self.try_wait()).is_none() {
+            if wait_for(Duration::from_secs(10), || self.try_wait()).is_none() {
                 let _ = Command::new(RUNTIME)
                     .args(["kill", &self.id, "KILL"])
                     .output();
-                let _ = poll(Duration::from_secs(5), || self.try_wait());
+                let _ = wait_for(Duration::from_secs(5), || self.try_wait());
             }
         }
         let _ = Command::new(RUNTIME)
