@@ -67,12 +67,9 @@ impl Container {
             .map(|p| p as u32)
     }
 
+    /// The lines of the container's log that are JSON objects.
     pub fn json_log(&self) -> Vec<Value> {
-        self.log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
+        support::json_objects(&self.log())
     }
 
     pub fn try_wait(&mut self) -> Option<ExitStatus> {

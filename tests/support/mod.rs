@@ -414,6 +414,14 @@ pub fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The lines of `log` that are JSON objects (a daemon's v0.9-style log lines), in order.
+pub fn json_objects(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(Value::is_object)
+        .collect()
+}
+
 /// Objects applied by [`Cluster::apply`]; deleted on drop.
 pub struct Applied {
     cluster: Arc<Cluster>,
@@ -597,11 +605,7 @@ impl InCluster {
 
     /// The lines of the log that are JSON objects.
     pub fn json_log(&self) -> Vec<Value> {
-        self.log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
+        json_objects(&self.log())
     }
 
     /// Waits until a JSON log line satisfies `pred`; panics with the log if
