@@ -21,18 +21,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bgp_support::{Kind, NODE, Route, Router, RouterConf, Speaker};
+use bgp_support::{BIRD_AND_GOBGP_PEERS, NODE, Route, Router, Speaker, bird_and_gobgp, wait_rib_prefixes};
 use serde_json::json;
-use support::{Cluster, InCluster, InClusterOpts, METALLB_NS, Topology, cluster, reference, require_root, serial, wait_for};
+use support::{Cluster, InCluster, InClusterOpts, Topology, cluster, config_map, reference, require_root, serial};
 
-const CONFIG: &str = "peers:
-- peer-address: 192.0.2.51
-  peer-asn: 64500
-  my-asn: 64500
-- peer-address: 192.0.2.53
-  peer-asn: 64501
-  my-asn: 64500
-bgp-communities:
+/// After [`BIRD_AND_GOBGP_PEERS`].
+const CONFIG_REST: &str = "bgp-communities:
   no-advertise: 65535:65282
 address-pools:
 - name: bgp
@@ -51,15 +45,13 @@ const WAIT: Duration = Duration::from_secs(60);
 
 type Rib = BTreeMap<String, Route>;
 
+fn config() -> String {
+    format!("{BIRD_AND_GOBGP_PEERS}{CONFIG_REST}")
+}
+
 fn wait_rib(router: &Router, want: &[&str], who: &str) -> Rib {
-    wait_for(WAIT, || {
-        let rib = router.rib(false);
-        let keys: Vec<&str> = rib.keys().map(String::as_str).collect();
-        let mut want = want.to_vec();
-        want.sort();
-        (keys == want).then_some(rib)
-    })
-    .unwrap_or_else(|| panic!("{who}: {:?} RIB never became {want:?}: {:?}", router.kind, router.rib(false)))
+    wait_rib_prefixes(router, want, WAIT)
+        .unwrap_or_else(|| panic!("{who}: {:?} RIB never became {want:?}: {:?}", router.kind, router.rib(false)))
 }
 
 type Ribs = (Rib, Rib, Rib, Rib);
@@ -124,14 +116,8 @@ fn reference_speaker_and_ferrolb_leave_the_same_ipv4_ribs_in_bird_and_gobgp() {
     let c = cluster();
     let _topo = Topology::up(1, 3);
     let _node = c.node(NODE, &Topology::addr(NODE, "v4"));
-    let _cfg = c.apply(
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "bgp-diff", "namespace": METALLB_NS},
-                "data": {"config": CONFIG}})
-        .to_string(),
-    );
-    let bird = Router::start(Kind::Bird, "client1", RouterConf { asn: 64500, peer_asn: 64500, password: None, ipv6: false });
-    let gobgp = Router::start(Kind::Gobgp, "client3", RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let _cfg = config_map(&c, "bgp-diff", &config());
+    let (bird, gobgp) = bird_and_gobgp();
 
     let theirs = in_cluster_run(&c, &bird, &gobgp, &[&reference("speaker")], "reference");
     let ours = in_cluster_run(&c, &bird, &gobgp, &[env!("CARGO_BIN_EXE_ferrolb"), "speaker"], "ferrolb speaker");
@@ -139,7 +125,7 @@ fn reference_speaker_and_ferrolb_leave_the_same_ipv4_ribs_in_bird_and_gobgp() {
 
     // ferrolb's BGP shell alone, same config and Services.
     let sp = Speaker::start(NODE);
-    sp.config(CONFIG);
+    sp.config(&config());
     sp.service("default/bgp-diff-a", "198.51.100.20");
     sp.service("default/bgp-diff-b", "198.51.100.21");
     let all = (wait_rib(&bird, &ALL, "BgpController"), wait_rib(&gobgp, &ALL, "BgpController"));

@@ -84,7 +84,7 @@ fn wait_gone(router: &Router, v6: bool, prefix: &str) {
 /// withdraws both; removing the peer sends Cease (Peer De-configured).
 fn ebgp(kind: Kind) {
     let _t = topology();
-    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let router = Router::start(kind, ns_of(kind), RouterConf::v4(64501, 64500));
     let speaker = Speaker::start(NODE);
     speaker.config(&config(&router, 64500, 64501, None));
     speaker.service("default/web", "198.51.100.5");
@@ -136,7 +136,7 @@ fn cease_deconfigured(kind: Kind, text: &str) -> bool {
 /// iBGP: an empty AS_PATH and the advertisement's LOCAL_PREF.
 fn ibgp(kind: Kind) {
     let _t = topology();
-    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64500, peer_asn: 64500, password: None, ipv6: false });
+    let router = Router::start(kind, ns_of(kind), RouterConf::v4(64500, 64500));
     let speaker = Speaker::start(NODE);
     speaker.config(&config(&router, 64500, 64500, None));
     speaker.service("default/web", "198.51.100.6");
@@ -177,7 +177,7 @@ fn md5(kind: Kind) {
 /// The router restarts: ferrolb reconnects and advertises everything again.
 fn restart(kind: Kind) {
     let _t = topology();
-    let mut router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let mut router = Router::start(kind, ns_of(kind), RouterConf::v4(64501, 64500));
     let speaker = Speaker::start(NODE);
     speaker.config(&config(&router, 64500, 64501, None));
     speaker.service("default/web", "198.51.100.8");
@@ -281,7 +281,7 @@ fn frr_ipv6_service_is_in_the_ipv6_rib() {
 /// iBGP end: the speaker's shutdown sends Cease / Administrative Shutdown.
 fn shutdown_cease(kind: Kind) {
     let _t = topology();
-    let router = Router::start(kind, ns_of(kind), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let router = Router::start(kind, ns_of(kind), RouterConf::v4(64501, 64500));
     let speaker = Speaker::start(NODE);
     speaker.config(&config(&router, 64500, 64501, None));
     wait_established(&router, &speaker);
@@ -317,7 +317,7 @@ fn gobgp_speaker_shutdown_sends_cease_administrative_shutdown() {
 #[test]
 fn bird_frozen_peer_is_dropped_by_the_hold_timer() {
     let _t = topology();
-    let router = Router::start(Kind::Bird, ns_of(Kind::Bird), RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let router = Router::start(Kind::Bird, ns_of(Kind::Bird), RouterConf::v4(64501, 64500));
     let speaker = Speaker::start(NODE);
     speaker.config(&config(&router, 64500, 64501, None));
     speaker.service("default/web", "198.51.100.10");
@@ -380,7 +380,7 @@ fn d4_config(peers: &[&Router], ads: &str) -> String {
 #[test]
 fn d4_bgp_speaker_sequence_against_bird_and_gobgp() {
     let _t = topology();
-    let conf = RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false };
+    let conf = RouterConf::v4(64501, 64500);
     let a = Router::start(Kind::Bird, ns_of(Kind::Bird), conf.clone());
     let b = Router::start(Kind::Gobgp, ns_of(Kind::Gobgp), conf);
     let sp = Speaker::start(NODE);
@@ -473,7 +473,7 @@ fn d4_bgp_speaker_sequence_against_bird_and_gobgp() {
 #[test]
 fn d5_node_selectors_sequence_against_bird_and_gobgp() {
     let _t = topology();
-    let conf = RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false };
+    let conf = RouterConf::v4(64501, 64500);
     let a = Router::start(Kind::Bird, ns_of(Kind::Bird), conf.clone());
     let b = Router::start(Kind::Gobgp, ns_of(Kind::Gobgp), conf);
     let sp = Speaker::start(NODE);

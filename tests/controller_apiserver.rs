@@ -8,30 +8,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use support::{Applied, Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, serial, wait_for};
+use support::{Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, config_map, ingress_ip, lb_service, serial, wait_for};
 
 const GOOD: &str = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - 192.0.2.100-192.0.2.110\n";
 const BROKEN: &str = "address-pools:\n- name: default\n  protcol: layer2\n  addresses:\n  - 192.0.2.200-192.0.2.210\n";
-
-fn configmap(c: &Arc<Cluster>, payload: &str) -> Applied {
-    c.apply(
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "config", "namespace": METALLB_NS},
-                "data": {"config": payload}})
-        .to_string(),
-    )
-}
-
-fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
-    c.apply(
-        &json!({"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": name, "namespace": "default"},
-                "spec": {"type": "LoadBalancer", "selector": {"app": name},
-                         "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}})
-        .to_string(),
-    )
-}
 
 fn ferrolb_controller(c: &Arc<Cluster>) -> InCluster {
     InCluster::spawn(
@@ -40,10 +20,6 @@ fn ferrolb_controller(c: &Arc<Cluster>) -> InCluster {
         &InClusterOpts::default(),
         &[env!("CARGO_BIN_EXE_ferrolb"), "controller", "--port=7472", "--config=config"],
     )
-}
-
-fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
-    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"].as_str().map(str::to_string)
 }
 
 /// (type, reason, message) of the Events about `kind/name` in `ns`.
@@ -91,7 +67,7 @@ fn forbidden_for_controller(c: &Cluster) -> Vec<String> {
 fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
     let _serial = serial();
     let c = cluster();
-    let _cfg = configmap(&c, GOOD);
+    let _cfg = config_map(&c, "config", GOOD);
     let _svc = lb_service(&c, "flb-alloc");
     let mut ctl = ferrolb_controller(&c);
 
@@ -126,7 +102,7 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
 
     // The startup load records nothing on the ConfigMap; an accepted reload does.
     assert_eq!(events(&c, METALLB_NS, "config"), vec![], "no Event for the first, clean load");
-    let _reload = configmap(&c, &format!("{GOOD}- name: more\n  protocol: layer2\n  addresses: ['198.51.100.200/29']\n"));
+    let _reload = config_map(&c, "config", &format!("{GOOD}- name: more\n  protocol: layer2\n  addresses: ['198.51.100.200/29']\n"));
     let cm_events = wait_for(Duration::from_secs(20), || {
         let e = events(&c, METALLB_NS, "config");
         (!e.is_empty()).then_some(e)
@@ -145,12 +121,12 @@ fn allocates_writes_the_status_records_events_and_logs_like_v0_9() {
 fn a_broken_configmap_keeps_the_old_config_and_says_why_on_the_configmap() {
     let _serial = serial();
     let c = cluster();
-    let _cfg = configmap(&c, GOOD);
+    let _cfg = config_map(&c, "config", GOOD);
     let _first = lb_service(&c, "flb-keep-a");
     let mut ctl = ferrolb_controller(&c);
     let first = wait_for(Duration::from_secs(60), || ingress_ip(&c, "flb-keep-a")).expect("first allocation");
 
-    let _broken = configmap(&c, BROKEN);
+    let _broken = config_map(&c, "config", BROKEN);
     let stale = ctl.wait_json(Duration::from_secs(30), "configStale", |v| v["event"] == "configStale");
     let text = "could not parse config: yaml: unmarshal errors:\n  line 3: field protcol not found in type config.addressPool";
     assert_eq!(stale["error"], text);

@@ -12,30 +12,11 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{
-    Applied, Cluster, InCluster, InClusterOpts, METALLB_NS, Topology, cluster, reference,
-    require_tool, serial, stdout_of,
+    Cluster, InCluster, InClusterOpts, Topology, cluster, config_map, ingress_ip, lb_service,
+    reference, require_tool, serial, stdout_of,
 };
 
 const CONFIG: &str = "address-pools:\n- name: default\n  protocol: layer2\n  addresses:\n  - 192.0.2.100-192.0.2.110\n";
-
-fn config(c: &Arc<Cluster>) -> Applied {
-    c.apply(
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "config", "namespace": METALLB_NS},
-                "data": {"config": CONFIG}})
-        .to_string(),
-    )
-}
-
-fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
-    c.apply(
-        &json!({"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": name, "namespace": "default"},
-                "spec": {"type": "LoadBalancer", "selector": {"app": name},
-                         "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}})
-        .to_string(),
-    )
-}
 
 fn start_controller(c: &Arc<Cluster>) -> InCluster {
     let bin = reference("controller");
@@ -47,18 +28,11 @@ fn start_controller(c: &Arc<Cluster>) -> InCluster {
     )
 }
 
-fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
-    let svc = c.get_json(&["-n", "default", "svc", name]);
-    svc["status"]["loadBalancer"]["ingress"][0]["ip"]
-        .as_str()
-        .map(str::to_string)
-}
-
 #[test]
 fn reference_controller_allocates_the_first_pool_address_into_the_status() {
     let _serial = serial();
     let c = cluster();
-    let _cfg = config(&c);
+    let _cfg = config_map(&c, "config", CONFIG);
     let _svc = lb_service(&c, "ref-alloc");
     let mut ctl = start_controller(&c);
 
@@ -99,7 +73,7 @@ fn reference_speaker_answers_arp_for_the_service_ip_with_the_node_mac() {
     let topo = Topology::up(1, 1);
     let node_mac = Topology::addr("node1", "mac");
     let _node = c.node("node1", &Topology::addr("node1", "v4"));
-    let _cfg = config(&c);
+    let _cfg = config_map(&c, "config", CONFIG);
     let _svc = lb_service(&c, "ref-l2");
     // No kube-controller-manager here: the test writes the ready Endpoints.
     let _ep = c.apply(

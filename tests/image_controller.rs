@@ -19,48 +19,17 @@ mod runc_support;
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use oci_support::{ImageConfig, Inputs, PodFacts, PodNetwork};
-use runc_support::{Container, RUNTIME, proc_status, tree};
-use serde_json::json;
+use oci_support::{ImageConfig, PodFacts};
+use runc_support::{Bundle, RUNTIME, kubernetes_service_env, manifest_workload, proc_status};
 use support::{
-    Applied, Cluster, METALLB_NS, cluster, require_root, require_tool, run_ok, script, serial,
+    METALLB_NS, cluster, config_map, ingress_ip, lb_service, require_root, require_tool, serial,
     wait_for,
 };
 
 const POOL_FIRST: &str = "192.0.2.140";
 const POOL: &str = "192.0.2.140-192.0.2.143";
-
-fn configmap(c: &Arc<Cluster>) -> Applied {
-    let payload =
-        format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
-    c.apply(
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "config", "namespace": METALLB_NS},
-                "data": {"config": payload}})
-        .to_string(),
-    )
-}
-
-fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
-    c.apply(
-        &json!({"apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": name, "namespace": "default"},
-                "spec": {"type": "LoadBalancer", "selector": {"app": name},
-                         "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}})
-        .to_string(),
-    )
-}
-
-fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
-    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"]
-        .as_str()
-        .map(str::to_string)
-}
 
 fn http_get(path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
@@ -91,62 +60,22 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     let _serial = serial();
     let c = cluster();
 
-    // The image, built (or found up to date) by scripts/image.
-    let layouts = PathBuf::from(run_ok(Command::new(script("image")).arg("build")).trim());
-    let layout = layouts.join("ferrolb-controller");
-    let tag = env!("CARGO_PKG_VERSION");
-    let id = format!("ferrolb-test-controller-{}", std::process::id());
-    let bundle = std::env::temp_dir().join("ferrolb-tests").join(&id);
-    let _ = fs::remove_dir_all(&bundle);
-    fs::create_dir_all(&bundle).expect("create bundle dir");
-    let rootfs = bundle.join("rootfs");
-    run_ok(
-        Command::new("umoci")
-            .args(["raw", "unpack", "--image"])
-            .arg(format!("{}:{tag}", layout.display()))
-            .arg(&rootfs),
-    );
-    assert_eq!(
-        tree(&rootfs),
-        ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"],
-        "one binary, no shell"
-    );
-
-    // The service account's files, as the kubelet projects them.
-    let sa = bundle.join("serviceaccount");
-    fs::create_dir_all(&sa).expect("create sa dir");
-    fs::write(sa.join("token"), c.token("controller")).expect("write token");
-    fs::copy(c.env("FERROLB_CA"), sa.join("ca.crt")).expect("copy ca.crt");
-    fs::write(sa.join("namespace"), METALLB_NS).expect("write namespace");
-    run_ok(Command::new("chmod").args(["0755"]).arg(&bundle).arg(&sa));
-    run_ok(
-        Command::new("chmod")
-            .arg("0644")
-            .arg(sa.join("token"))
-            .arg(sa.join("ca.crt"))
-            .arg(sa.join("namespace")),
-    );
-
-    let manifest = fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml"))
-        .expect("read manifest");
-    let (pod, container) = oci_support::workload(&manifest, "Deployment", "controller");
-    let image = ImageConfig::from_blob(&oci_support::image_config_blob(&layout, tag));
+    // The image, built (or found up to date) by scripts/image, and the service account.
+    let bundle = Bundle::unpack(&c, "controller");
+    let (pod, container) = manifest_workload("Deployment", "controller");
+    let image = ImageConfig::from_blob(&bundle.image_config_blob("controller"));
     assert_eq!(image.entrypoint, ["/ferrolb", "controller"]);
     assert!(image.cmd.is_empty() && image.user.is_empty(), "{image:?}");
     // The speaker image: the same layer, the other subcommand.
-    let speaker_blob = oci_support::image_config_blob(&layouts.join("ferrolb-speaker"), tag);
+    let speaker_blob = bundle.image_config_blob("speaker");
     assert_eq!(
         ImageConfig::from_blob(&speaker_blob).entrypoint,
         ["/ferrolb", "speaker"]
     );
     assert_eq!(
         speaker_blob["rootfs"],
-        oci_support::image_config_blob(&layout, tag)["rootfs"],
+        bundle.image_config_blob("controller")["rootfs"],
         "both images hold the same layer"
-    );
-    let (host, port) = (
-        c.env("FERROLB_APISERVER_HOST").to_string(),
-        c.env("FERROLB_APISERVER_PORT").to_string(),
     );
     let facts = PodFacts {
         pod_name: "controller-ferrolb-test".into(),
@@ -155,35 +84,15 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
         host_ip: "198.51.100.1".into(),
         pod_ip: "198.51.100.1".into(),
         secrets: Default::default(),
-        service_env: vec![
-            ("KUBERNETES_SERVICE_HOST".into(), host.clone()),
-            ("KUBERNETES_SERVICE_PORT".into(), port.clone()),
-            ("KUBERNETES_SERVICE_PORT_HTTPS".into(), port.clone()),
-            ("KUBERNETES_PORT".into(), format!("tcp://{host}:{port}")),
-        ],
+        service_env: kubernetes_service_env(&c),
     };
-    let passwd = fs::read_to_string(rootfs.join("etc/passwd")).expect("image /etc/passwd");
-    let config = oci_support::runtime_config(&Inputs {
-        pod: &pod,
-        container: &container,
-        image: &image,
-        passwd: Some(&passwd),
-        facts: &facts,
-        rootfs: &rootfs,
-        service_account_dir: &sa,
-        network: PodNetwork::Caller,
-        with_limits: true,
-    })
-    .expect("derive the runtime config");
-    fs::write(
-        bundle.join("config.json"),
-        serde_json::to_string_pretty(&config).expect("JSON"),
-    )
-    .expect("write config.json");
+    bundle.write_config(&bundle.runtime_config(&pod, &container, &image, &facts));
 
-    let _cfg = configmap(&c);
+    let payload =
+        format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
+    let _cfg = config_map(&c, "config", &payload);
     let _svc = lb_service(&c, "flb-image");
-    let mut ctr = Container::run(&bundle, &id);
+    let mut ctr = bundle.run();
 
     let ip = wait_for(Duration::from_secs(90), || {
         if ctr.try_wait().is_some() {
@@ -272,8 +181,5 @@ fn controller_image_under_the_manifests_security_settings_allocates_an_ip() {
     );
 
     // SIGTERM through the runtime: a clean exit, as a pod deletion would do it.
-    run_ok(Command::new(RUNTIME).args(["kill", &id, "TERM"]));
-    let status = wait_for(Duration::from_secs(20), || ctr.try_wait())
-        .expect("the container exits on SIGTERM");
-    assert!(status.success(), "exit {status}; log:\n{}", ctr.log());
+    ctr.terminate_cleanly();
 }

@@ -60,6 +60,36 @@ fn derive(kind: &str, name: &str, facts: &PodFacts) -> Result<Value, DeriveError
     })
 }
 
+/// Inputs without an image /etc/passwd and without limits, for the rules of one derivation step.
+fn bare_inputs<'a>(
+    pod: &'a Value,
+    container: &'a Value,
+    image: &'a ImageConfig,
+    facts: &'a PodFacts,
+) -> Inputs<'a> {
+    Inputs {
+        pod,
+        container,
+        image,
+        passwd: None,
+        facts,
+        rootfs: Path::new("/r"),
+        service_account_dir: Path::new("/s"),
+        network: PodNetwork::Caller,
+        with_limits: false,
+    }
+}
+
+/// The types of the namespaces the runtime config creates, in order.
+fn namespace_types(cfg: &Value) -> Vec<&str> {
+    cfg["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect()
+}
+
 fn strs(v: &Value) -> Vec<&str> {
     v.as_array()
         .expect("array")
@@ -124,12 +154,7 @@ fn controller_env_is_only_hostname_and_the_api_server_service_env() {
             "KUBERNETES_SERVICE_PORT=6443"
         ]
     );
-    let ns: Vec<&str> = cfg["linux"]["namespaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["type"].as_str().unwrap())
-        .collect();
+    let ns = namespace_types(&cfg);
     assert_eq!(
         ns,
         ["pid", "ipc", "mount", "uts"],
@@ -156,12 +181,7 @@ fn speaker_runs_as_root_in_the_host_network_with_exactly_net_admin_net_raw_sys_a
         );
     }
     assert_eq!(p["capabilities"]["ambient"], json!([]));
-    let ns: Vec<&str> = cfg["linux"]["namespaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["type"].as_str().unwrap())
-        .collect();
+    let ns = namespace_types(&cfg);
     assert_eq!(
         ns,
         ["pid", "ipc", "mount"],
@@ -207,17 +227,7 @@ fn run_as_non_root_refuses_a_root_user() {
     let c = json!({"name": "x"});
     let img = image("controller");
     let f = facts();
-    let i = Inputs {
-        pod: &pod,
-        container: &c,
-        image: &img,
-        passwd: None,
-        facts: &f,
-        rootfs: Path::new("/r"),
-        service_account_dir: Path::new("/s"),
-        network: PodNetwork::Caller,
-        with_limits: false,
-    };
+    let i = bare_inputs(&pod, &c, &img, &f);
     assert_eq!(
         oci_support::runtime_config(&i),
         Err(DeriveError::RunsAsRoot)
@@ -240,17 +250,7 @@ fn command_replaces_the_entrypoint_and_args_replace_the_cmd() {
         (json!({"command": ["/x"], "args": ["a"]}), vec!["/x", "a"]),
     ];
     for (c, want) in cases {
-        let i = Inputs {
-            pod: &pod,
-            container: &c,
-            image: &img,
-            passwd: None,
-            facts: &f,
-            rootfs: Path::new("/r"),
-            service_account_dir: Path::new("/s"),
-            network: PodNetwork::Caller,
-            with_limits: false,
-        };
+        let i = bare_inputs(&pod, &c, &img, &f);
         assert_eq!(oci_support::argv(&i), want, "{c}");
     }
 }

@@ -22,16 +22,17 @@ mod support;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use oci_support::{ImageConfig, Inputs, PodFacts, PodNetwork};
-use runc_support::{Container, RUNTIME, mount_options, proc_status, tree};
+use oci_support::{ImageConfig, PodFacts};
+use runc_support::{
+    Bundle, RUNTIME, kubernetes_service_env, manifest_workload, mount_options, proc_status,
+};
 use serde_json::{Value, json};
 use support::{
-    METALLB_NS, Topology, cluster, require_root, require_tool, run, run_ok, script, serial,
-    wait_for,
+    METALLB_NS, Topology, cluster, config_map, require_root, require_tool, run, run_ok, script,
+    serial, wait_for,
 };
 
 const NODE: &str = "node31";
@@ -90,50 +91,14 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     let node_mac = Topology::addr(NODE, "mac");
     let _node = c.node(NODE, &node_ip);
 
-    // The image, built (or found up to date) by scripts/image.
-    let layouts = PathBuf::from(run_ok(Command::new(script("image")).arg("build")).trim());
-    let layout = layouts.join("ferrolb-speaker");
-    let tag = env!("CARGO_PKG_VERSION");
-    let id = format!("ferrolb-test-speaker-{}", std::process::id());
-    let bundle = std::env::temp_dir().join("ferrolb-tests").join(&id);
-    let _ = fs::remove_dir_all(&bundle);
-    fs::create_dir_all(&bundle).expect("create bundle dir");
-    let rootfs = bundle.join("rootfs");
-    run_ok(
-        Command::new("umoci")
-            .args(["raw", "unpack", "--image"])
-            .arg(format!("{}:{tag}", layout.display()))
-            .arg(&rootfs),
-    );
-    assert_eq!(
-        tree(&rootfs),
-        ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"],
-        "one binary, no shell"
-    );
-
-    // The service account's files, as the kubelet projects them.
-    let sa = bundle.join("serviceaccount");
-    fs::create_dir_all(&sa).expect("create sa dir");
-    fs::write(sa.join("token"), c.token("speaker")).expect("write token");
-    fs::copy(c.env("FERROLB_CA"), sa.join("ca.crt")).expect("copy ca.crt");
-    fs::write(sa.join("namespace"), METALLB_NS).expect("write namespace");
-    run_ok(Command::new("chmod").args(["0755"]).arg(&bundle).arg(&sa));
-    run_ok(
-        Command::new("chmod")
-            .arg("0644")
-            .arg(sa.join("token"))
-            .arg(sa.join("ca.crt"))
-            .arg(sa.join("namespace")),
-    );
-
-    let manifest = fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml"))
-        .expect("read manifest");
-    let (pod, container) = oci_support::workload(&manifest, "DaemonSet", "speaker");
+    // The image, built (or found up to date) by scripts/image, and the service account.
+    let bundle = Bundle::unpack(&c, "speaker");
+    let (pod, container) = manifest_workload("DaemonSet", "speaker");
     assert_eq!(
         pod["hostNetwork"], true,
         "the manifest's speaker runs in the host network"
     );
-    let image = ImageConfig::from_blob(&oci_support::image_config_blob(&layout, tag));
+    let image = ImageConfig::from_blob(&bundle.image_config_blob("speaker"));
     assert_eq!(image.entrypoint, ["/ferrolb", "speaker"]);
     let secret_key = c.kubectl_ok(&[
         "-n",
@@ -145,10 +110,6 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         "go-template={{.data.secretkey | base64decode}}",
     ]);
     assert!(!secret_key.is_empty(), "the memberlist secret has a key");
-    let (host, port) = (
-        c.env("FERROLB_APISERVER_HOST").to_string(),
-        c.env("FERROLB_APISERVER_PORT").to_string(),
-    );
     let facts = PodFacts {
         pod_name: format!("speaker-{NODE}"),
         namespace: METALLB_NS.into(),
@@ -160,26 +121,9 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
             secret_key.clone(),
         )]
         .into(),
-        service_env: vec![
-            ("KUBERNETES_SERVICE_HOST".into(), host.clone()),
-            ("KUBERNETES_SERVICE_PORT".into(), port.clone()),
-            ("KUBERNETES_SERVICE_PORT_HTTPS".into(), port.clone()),
-            ("KUBERNETES_PORT".into(), format!("tcp://{host}:{port}")),
-        ],
+        service_env: kubernetes_service_env(&c),
     };
-    let passwd = fs::read_to_string(rootfs.join("etc/passwd")).expect("image /etc/passwd");
-    let mut config = oci_support::runtime_config(&Inputs {
-        pod: &pod,
-        container: &container,
-        image: &image,
-        passwd: Some(&passwd),
-        facts: &facts,
-        rootfs: &rootfs,
-        service_account_dir: &sa,
-        network: PodNetwork::Caller,
-        with_limits: true,
-    })
-    .expect("derive the runtime config");
+    let mut config = bundle.runtime_config(&pod, &container, &image, &facts);
     // hostNetwork: no network namespace of the container's own; the host's network is the
     // node's, i.e. the namespace NODE.
     let namespaces = config["linux"]["namespaces"]
@@ -192,23 +136,14 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         "{namespaces:?}"
     );
     namespaces.push(json!({"type": "network", "path": format!("/var/run/netns/{NODE}")}));
-    fs::write(
-        bundle.join("config.json"),
-        serde_json::to_string_pretty(&config).expect("JSON"),
-    )
-    .expect("write config.json");
+    bundle.write_config(&config);
 
     // A layer2 Service with IP, whose only endpoint is on NODE.
     speaker_support::ensure_namespace(&c);
     let _isolation = speaker_support::isolate(&c);
     let payload =
         format!("address-pools:\n- name: image\n  protocol: layer2\n  addresses:\n  - {POOL}\n");
-    let _cfg = c.apply(
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "config", "namespace": METALLB_NS},
-                "data": {"config": payload}})
-        .to_string(),
-    );
+    let _cfg = config_map(&c, "config", &payload);
     let _svc = speaker_support::service(&c, SERVICE, IP);
     let _eps = speaker_support::endpoints(&c, SERVICE, &[NODE]);
     assert!(
@@ -216,7 +151,7 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         "{IP} is answered before the speaker runs"
     );
 
-    let mut ctr = Container::run(&bundle, &id);
+    let mut ctr = bundle.run();
     let answered = wait_for(Duration::from_secs(90), || {
         if ctr.try_wait().is_some() {
             return Some(BTreeSet::new());
@@ -263,7 +198,7 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
         "METALLB_ML_LABELS=app=metallb,component=speaker".to_string(),
         format!("METALLB_ML_NAMESPACE={METALLB_NS}"),
         format!("METALLB_ML_SECRET_KEY={secret_key}"),
-        format!("KUBERNETES_SERVICE_HOST={host}"),
+        format!("KUBERNETES_SERVICE_HOST={}", c.env("FERROLB_APISERVER_HOST")),
     ] {
         assert!(
             env.contains(&kv),
@@ -326,8 +261,5 @@ fn speaker_image_under_the_manifests_security_settings_answers_arp_in_the_nodes_
     );
 
     // SIGTERM through the runtime: a clean exit, as a pod deletion would do it.
-    ctr.kill("TERM");
-    let status = wait_for(Duration::from_secs(20), || ctr.try_wait())
-        .expect("the container exits on SIGTERM");
-    assert!(status.success(), "exit {status}; log:\n{}", ctr.log());
+    ctr.terminate_cleanly();
 }

@@ -91,13 +91,7 @@ impl GoPeer {
 
     /// memberlist's error and warning lines (decode failures, bad checksums, conflicts...).
     fn complaints(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
-            .cloned()
-            .collect()
+        memberlist_support::complaints(&self.log.lock().unwrap())
     }
 
     fn members(&self) -> Vec<String> {
@@ -296,14 +290,36 @@ fn run_until(
     false
 }
 
-fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
+/// The Go peer `go-node` on `go_ip` (given 500 ms to start) and our `rust-node` on `rust_ip`,
+/// both with `secret`, not joined yet.
+fn go_and_rust(go_ip: &str, rust_ip: &str, secret: &str) -> (GoPeer, RustNode) {
     let go = GoPeer::start("go-node", go_ip, secret, None);
     std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, secret);
-    let go_addr = SocketAddr::new(go_ip.parse().unwrap(), port());
-    assert_eq!(node.join(go_addr), 1, "push/pull join with the Go peer");
+    let node = RustNode::new("rust-node", rust_ip, secret);
+    (go, node)
+}
+
+/// [`go_and_rust`] without encryption, our node joined to the Go peer (the push/pull reached
+/// it) and seeing both alive within 5 s (and the Go peer too if `go_sees_both`).
+fn joined_go_and_rust(go_ip: &str, rust_ip: &str, go_sees_both: bool) -> (GoPeer, RustNode) {
+    let (go, mut node) = go_and_rust(go_ip, rust_ip, "");
+    assert_eq!(
+        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
+        1
+    );
+    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
+        .alive_names()
+        .len()
+        == 2
+        && (!go_sees_both || go.members().len() == 2)));
+    (go, node)
+}
+
+/// Runs our node until it and the Go peer both list `go-node` and `rust-node` as the members,
+/// within `limit` (panics with both lists if not); returns that list.
+fn see_each_other(node: &mut RustNode, go: &GoPeer, limit: Duration) -> Vec<String> {
     let both = vec!["go-node".to_string(), "rust-node".to_string()];
-    let ok = run_until(&mut node, Duration::from_secs(10), |n| {
+    let ok = run_until(node, limit, |n| {
         n.alive_names() == both && go.members() == both
     });
     assert!(
@@ -312,6 +328,14 @@ fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
         node.alive_names(),
         go.members()
     );
+    both
+}
+
+fn both_see_each_other(secret: &str, go_ip: &str, rust_ip: &str) {
+    let (go, mut node) = go_and_rust(go_ip, rust_ip, secret);
+    let go_addr = SocketAddr::new(go_ip.parse().unwrap(), port());
+    assert_eq!(node.join(go_addr), 1, "push/pull join with the Go peer");
+    let both = see_each_other(&mut node, &go, Duration::from_secs(10));
     // Stay together through several probe rounds and a gossip exchange.
     node.run(Duration::from_secs(3));
     assert_eq!(node.alive_names(), both);
@@ -359,17 +383,7 @@ fn a_different_secret_never_joins() {
 #[test]
 fn killed_go_peer_is_detected_dead_and_rejoins_after_restart() {
     let (go_ip, rust_ip) = ("127.0.0.27", "127.0.0.28");
-    let go = GoPeer::start("go-node", go_ip, "", None);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(
-        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
-        1
-    );
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
-        .alive_names()
-        .len()
-        == 2));
+    let (go, mut node) = joined_go_and_rust(go_ip, rust_ip, false);
     drop(go); // SIGKILL
     assert!(
         run_until(&mut node, Duration::from_secs(30), |n| n
@@ -380,32 +394,13 @@ fn killed_go_peer_is_detected_dead_and_rejoins_after_restart() {
     );
     // The restarted Go peer joins us (as a restarted speaker joins the listed pods).
     let go = GoPeer::start("go-node", go_ip, "", Some(node.addr()));
-    let both = vec!["go-node".to_string(), "rust-node".to_string()];
-    let ok = run_until(&mut node, Duration::from_secs(15), |n| {
-        n.alive_names() == both && go.members() == both
-    });
-    assert!(
-        ok,
-        "ours: {:?}, Go's: {:?}",
-        node.alive_names(),
-        go.members()
-    );
+    see_each_other(&mut node, &go, Duration::from_secs(15));
 }
 
 #[test]
 fn go_peer_leaving_is_seen_as_left() {
     let (go_ip, rust_ip) = ("127.0.0.29", "127.0.0.30");
-    let go = GoPeer::start("go-node", go_ip, "", None);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(
-        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
-        1
-    );
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
-        .alive_names()
-        .len()
-        == 2));
+    let (go, mut node) = joined_go_and_rust(go_ip, rust_ip, false);
     let leaver = std::thread::spawn(move || go.leave());
     assert!(run_until(&mut node, Duration::from_secs(5), |n| n
         .state_of("go-node")
@@ -416,18 +411,7 @@ fn go_peer_leaving_is_seen_as_left() {
 #[test]
 fn rust_core_leaving_is_seen_by_go() {
     let (go_ip, rust_ip) = ("127.0.0.31", "127.0.0.32");
-    let go = GoPeer::start("go-node", go_ip, "", None);
-    std::thread::sleep(Duration::from_millis(500));
-    let mut node = RustNode::new("rust-node", rust_ip, "");
-    assert_eq!(
-        node.join(SocketAddr::new(go_ip.parse().unwrap(), port())),
-        1
-    );
-    assert!(run_until(&mut node, Duration::from_secs(5), |n| n
-        .alive_names()
-        .len()
-        == 2
-        && go.members().len() == 2));
+    let (go, mut node) = joined_go_and_rust(go_ip, rust_ip, true);
     node.core.leave(Instant::now());
     assert!(
         run_until(&mut node, Duration::from_secs(1), |n| n

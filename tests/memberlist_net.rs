@@ -147,13 +147,7 @@ impl Node {
 
     /// memberlist's error and warning lines (Go peers).
     fn complaints(&self) -> Vec<String> {
-        self.err
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
-            .cloned()
-            .collect()
+        memberlist_support::complaints(&self.err.lock().unwrap())
     }
 
     /// A memberlist log line containing `needle`: stderr for Go peers, the

@@ -27,10 +27,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use bgp_support::{Kind, NODE, NODE_V4, Route, Router, RouterConf};
-use serde_json::json;
+use bgp_support::{BIRD_AND_GOBGP_PEERS, NODE, NODE_V4, Route, Router, bird_and_gobgp, wait_rib_prefixes};
 use speaker_support::{NS, endpoints, ensure_namespace, isolate, metric_value, metrics, move_endpoints, service};
-use support::{InCluster, InClusterOpts, METALLB_NS, Topology, cluster, require_root, run_ok, serial, wait_for};
+use support::{InCluster, InClusterOpts, Topology, cluster, config_map, require_root, run_ok, serial, wait_for};
 
 const CONFIGMAP: &str = "speaker-bgp";
 const WAIT: Duration = Duration::from_secs(60);
@@ -38,14 +37,7 @@ const LABEL: &str = "ferrolb-test/bgp";
 
 fn config() -> String {
     format!(
-        "peers:
-- peer-address: 192.0.2.51
-  peer-asn: 64500
-  my-asn: 64500
-- peer-address: 192.0.2.53
-  peer-asn: 64501
-  my-asn: 64500
-  node-selectors:
+        "{BIRD_AND_GOBGP_PEERS}  node-selectors:
   - match-labels:
       {LABEL}: \"on\"
 address-pools:
@@ -62,13 +54,11 @@ address-pools:
 }
 
 fn wait_rib(router: &Router, want: &[&str], step: &str, speaker: &InCluster) -> BTreeMap<String, Route> {
-    let mut want: Vec<&str> = want.to_vec();
-    want.sort();
-    wait_for(WAIT, || {
-        let rib = router.rib(false);
-        (rib.keys().map(String::as_str).collect::<Vec<_>>() == want).then_some(rib)
+    wait_rib_prefixes(router, want, WAIT).unwrap_or_else(|| {
+        let mut want = want.to_vec();
+        want.sort();
+        panic!("{step}: {:?} RIB {:?}, want {want:?}; speaker log:\n{}", router.kind, router.rib(false), speaker.log())
     })
-    .unwrap_or_else(|| panic!("{step}: {:?} RIB {:?}, want {want:?}; speaker log:\n{}", router.kind, router.rib(false), speaker.log()))
 }
 
 fn label_node(c: &support::Cluster, value: &str) {
@@ -85,19 +75,14 @@ fn speaker_announces_bgp_pool_services_follows_endpoints_and_node_selectors_and_
     label_node(&c, "on");
     ensure_namespace(&c);
     let _isolation = isolate(&c);
-    let _cfg = c.apply(
-        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": METALLB_NS},
-                "data": {"config": config()}})
-        .to_string(),
-    );
+    let _cfg = config_map(&c, CONFIGMAP, &config());
     let _svc_a = service(&c, "bgp-a", "198.51.100.30");
     let _eps_a = endpoints(&c, "bgp-a", &[NODE]);
     let svc_local = service(&c, "bgp-local", "198.51.100.32");
     c.kubectl_ok(&["-n", NS, "patch", "svc", "bgp-local", "--type=merge", "-p", r#"{"spec":{"externalTrafficPolicy":"Local"}}"#]);
     let _eps_local = endpoints(&c, "bgp-local", &["node2"]);
 
-    let bird = Router::start(Kind::Bird, "client1", RouterConf { asn: 64500, peer_asn: 64500, password: None, ipv6: false });
-    let gobgp = Router::start(Kind::Gobgp, "client3", RouterConf { asn: 64501, peer_asn: 64500, password: None, ipv6: false });
+    let (bird, gobgp) = bird_and_gobgp();
 
     let opts = InClusterOpts { netns: Some(NODE.into()), no_memberlist: true, ..Default::default() };
     let config_flag = format!("--config={CONFIGMAP}");

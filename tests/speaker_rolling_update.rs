@@ -34,13 +34,13 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use rolling_support::{
-    Impl, ProbeLog, Prober, ReferenceShutdown, election_order, logs, spawn_speaker, stop, v4_of,
+    Impl, Nodes, Prober, ReferenceShutdown, assert_one_mac_per_round, elected_owners,
+    election_order, endpoint_nodes, print_handovers, spawn_speaker, stop, v4_of,
 };
 use speaker_support::{
-    CLIENT, CONFIGMAP, NODES, NS, Namespaces, configmap, endpoints, ensure_namespace, isolate,
-    mac_of, service,
+    CLIENT, CONFIGMAP, NODES, NS, configmap, endpoints, ensure_namespace, isolate, mac_of, service,
 };
-use support::{Applied, InCluster, NodeObject, Topology, cluster, serial};
+use support::{Applied, InCluster, cluster, serial};
 
 const N: usize = 20;
 const POOL: &str =
@@ -54,63 +54,23 @@ fn ip(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(192, 0, 2, 128 + i as u8)
 }
 
-/// Every fourth Service has endpoints on all three nodes, the others on two.
-fn endpoint_nodes(i: usize) -> Vec<&'static str> {
-    NODES
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| i % 4 == 3 || *k != i % 4)
-        .map(|(_, n)| *n)
-        .collect()
-}
-
 /// The owner of every IP when `alive` are the memberlist members: its MAC.
 fn expected(alive: &[&str]) -> BTreeMap<Ipv4Addr, String> {
-    (0..N)
-        .map(|i| {
-            let usable: Vec<&str> = endpoint_nodes(i)
-                .into_iter()
-                .filter(|n| alive.contains(n))
-                .collect();
-            (
-                ip(i),
-                mac_of(&election_order(&format!("{NS}/{}", name(i)), &usable)[0]),
-            )
-        })
-        .collect()
+    elected_owners(
+        alive,
+        (0..N).map(|i| (ip(i), format!("{NS}/{}", name(i)), endpoint_nodes(i))),
+    )
 }
 
 fn converge(prober: &Prober, alive: &[&str], what: &str, speakers: &[&InCluster]) -> f64 {
-    prober
-        .wait_owners(&expected(alive), Duration::from_secs(90))
-        .unwrap_or_else(|e| panic!("{what}: the election's owners (members {alive:?}) do not answer alone:\n{e}\nlogs:\n{}", logs(speakers)))
-}
-
-fn print_handovers(log: &ProbeLog, from: f64) {
-    for i in 0..N {
-        for h in log.handovers(ip(i), from) {
-            println!(
-                "handover {} {} -> {}: gap {:.3} s (last old reply at {:.3}, first new at {:.3})",
-                h.ip,
-                h.from,
-                h.to,
-                h.first_new - h.last_old,
-                h.last_old,
-                h.first_new
-            );
-        }
-    }
+    rolling_support::converge(prober, &expected(alive), alive, what, speakers)
 }
 
 #[test]
 fn a_rolling_update_from_reference_to_ferrolb_speakers_keeps_exactly_one_elected_owner_per_ip() {
     let _serial = serial();
     let c = cluster();
-    let _topo = Namespaces::up();
-    let _nodes: Vec<NodeObject> = NODES
-        .iter()
-        .map(|n| c.node(n, &Topology::addr(n, "v4")))
-        .collect();
+    let _nodes = Nodes::up(&c);
     ensure_namespace(&c);
     let _isolation = isolate(&c);
     let _cfg = configmap(&c, POOL);
@@ -289,17 +249,8 @@ fn a_rolling_update_from_reference_to_ferrolb_speakers_keeps_exactly_one_elected
         survivor.log()
     );
 
-    print_handovers(&log, t_start);
+    print_handovers(&log, (0..N).map(ip), t_start);
     let ips: Vec<Ipv4Addr> = (0..N).map(ip).collect();
-    let (conflicts, reference_shutdown) = log.split_conflicts(&ips, t_start, &shutdowns);
-    for c in &reference_shutdown {
-        println!(
-            "answered twice while a reference speaker was shutting down (v0.9's own behaviour): {c:?}"
-        );
-    }
-    assert!(
-        conflicts.is_empty(),
-        "rounds answered by two MACs: {conflicts:#?}"
-    );
+    assert_one_mac_per_round(&log, &ips, t_start, &shutdowns);
     drop(objects);
 }

@@ -30,12 +30,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rolling_support::{
-    Impl, Prober, ReferenceShutdown, election_order, logs, spawn_speaker, stop, v4_of,
+    Impl, Nodes, Prober, ReferenceShutdown, assert_one_mac_per_round, elected_owners,
+    endpoint_nodes, print_handovers, spawn_speaker, stop, v4_of,
 };
 use serde_json::{Value, json};
-use speaker_support::{CLIENT, NODES, Namespaces, mac_of};
+use speaker_support::{CLIENT, NODES, mac_of};
 use support::{
-    Cluster, InCluster, InClusterOpts, METALLB_NS, NodeObject, Topology, cluster, reference,
+    Cluster, InCluster, InClusterOpts, METALLB_NS, Topology, cluster, config_map, reference,
     serial, wait_for,
 };
 
@@ -143,16 +144,6 @@ fn name(i: usize) -> String {
     format!("e2e-{i:02}")
 }
 
-/// Every fourth Service has endpoints on all three nodes, the others on two.
-fn endpoint_nodes(i: usize) -> Vec<&'static str> {
-    NODES
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| i % 4 == 3 || *k != i % 4)
-        .map(|(_, n)| *n)
-        .collect()
-}
-
 /// (ingress IP, resourceVersion) of every Service of ours that has an IP.
 fn ingress(c: &Cluster) -> BTreeMap<String, (String, String)> {
     let list = c.get_json(&["-n", SVC_NS, "svc"]);
@@ -204,13 +195,9 @@ impl Drop for Objects {
 fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers() {
     let _serial = serial();
     let c = cluster();
-    let _topo = Namespaces::up();
-    let _nodes: Vec<NodeObject> = NODES
-        .iter()
-        .map(|n| c.node(n, &Topology::addr(n, "v4")))
-        .collect();
+    let _nodes = Nodes::up(&c);
     let _ = c.kubectl(&["create", "namespace", SVC_NS]);
-    let _cfg = c.apply(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config", "namespace": METALLB_NS}, "data": {"config": POOL}}).to_string());
+    let _cfg = config_map(&c, "config", POOL);
     let objects = Objects(Arc::clone(&c));
     let items: Vec<Value> = (0..N)
         .flat_map(|i| {
@@ -301,18 +288,10 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
         .map(|(n, (ip, _))| (n.clone(), ip.parse().expect("an IPv4 ingress")))
         .collect();
     let expected = |alive: &[&str]| -> BTreeMap<Ipv4Addr, String> {
-        (0..N)
-            .map(|i| {
-                let usable: Vec<&str> = endpoint_nodes(i)
-                    .into_iter()
-                    .filter(|n| alive.contains(n))
-                    .collect();
-                (
-                    ips[&name(i)],
-                    mac_of(&election_order(&format!("{SVC_NS}/{}", name(i)), &usable)[0]),
-                )
-            })
-            .collect()
+        elected_owners(
+            alive,
+            (0..N).map(|i| (ips[&name(i)], format!("{SVC_NS}/{}", name(i)), endpoint_nodes(i))),
+        )
     };
 
     let prober = Prober::start(CLIENT, v4_of(CLIENT), ips.values().copied().collect());
@@ -322,9 +301,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
         .collect();
     let all: Vec<&str> = NODES.to_vec();
     let converge = |alive: &[&str], what: &str, ps: &[&InCluster]| -> f64 {
-        prober
-            .wait_owners(&expected(alive), Duration::from_secs(90))
-            .unwrap_or_else(|e| panic!("{what}: the election's owners (members {alive:?}) do not answer alone:\n{e}\nlogs:\n{}", logs(ps)))
+        rolling_support::converge(&prober, &expected(alive), alive, what, ps)
     };
     let t_start = converge(
         &all,
@@ -409,17 +386,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
         "ferrolb's controller exited; log:\n{}",
         ctl.log()
     );
-    for ip in ips.values() {
-        for h in log.handovers(*ip, t_start) {
-            println!(
-                "handover {} {} -> {}: gap {:.3} s",
-                h.ip,
-                h.from,
-                h.to,
-                h.first_new - h.last_old
-            );
-        }
-    }
+    print_handovers(&log, ips.values().copied(), t_start);
     let silences: Vec<(Ipv4Addr, f64)> = ips
         .values()
         .map(|ip| (*ip, log.longest_silence(*ip, t_start, t_end)))
@@ -429,19 +396,11 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
         "longest silence of any IP: {worst:.3} s; rounds: {}",
         log.rounds.len()
     );
-    let (conflicts, reference_shutdown) = log.split_conflicts(
+    assert_one_mac_per_round(
+        &log,
         &ips.values().copied().collect::<Vec<_>>(),
         t_start,
         &shutdowns,
-    );
-    for c in &reference_shutdown {
-        println!(
-            "answered twice while a reference speaker was shutting down (v0.9's own behaviour): {c:?}"
-        );
-    }
-    assert!(
-        conflicts.is_empty(),
-        "rounds answered by two MACs: {conflicts:#?}"
     );
     let silent: Vec<_> = silences.iter().filter(|(_, s)| *s > MAX_SILENCE).collect();
     assert!(

@@ -57,6 +57,51 @@ pub struct RouterConf {
     pub ipv6: bool,
 }
 
+impl RouterConf {
+    /// An IPv4 session without a password.
+    pub fn v4(asn: u32, peer_asn: u32) -> RouterConf {
+        RouterConf {
+            asn,
+            peer_asn,
+            password: None,
+            ipv6: false,
+        }
+    }
+}
+
+/// The `peers` of a speaker config for [`bird_and_gobgp`]'s routers: BIRD (iBGP, AS 64500)
+/// and, last, GoBGP (eBGP, AS 64501); our AS is 64500.
+pub const BIRD_AND_GOBGP_PEERS: &str = "peers:
+- peer-address: 192.0.2.51
+  peer-asn: 64500
+  my-asn: 64500
+- peer-address: 192.0.2.53
+  peer-asn: 64501
+  my-asn: 64500
+";
+
+/// BIRD in client1 (iBGP: AS 64500 on both sides) and GoBGP in client3 (eBGP: AS 64501,
+/// ours 64500), both over IPv4 without a password.
+pub fn bird_and_gobgp() -> (Router, Router) {
+    let bird = Router::start(Kind::Bird, "client1", RouterConf::v4(64500, 64500));
+    let gobgp = Router::start(Kind::Gobgp, "client3", RouterConf::v4(64501, 64500));
+    (bird, gobgp)
+}
+
+/// The router's IPv4 RIB once its prefixes are exactly `want` (in any order), within `limit`.
+pub fn wait_rib_prefixes(
+    router: &Router,
+    want: &[&str],
+    limit: Duration,
+) -> Option<BTreeMap<String, Route>> {
+    let mut want: Vec<&str> = want.to_vec();
+    want.sort();
+    wait_for(limit, || {
+        let rib = router.rib(false);
+        (rib.keys().map(String::as_str).collect::<Vec<_>>() == want).then_some(rib)
+    })
+}
+
 /// One route as a router's RIB shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {

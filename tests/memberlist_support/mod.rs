@@ -49,3 +49,12 @@ pub fn unhex(s: &str) -> Vec<u8> {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// The error and warning lines of hashicorp/memberlist's log (`[ERR]`, `[WARN]`: decode
+/// failures, bad checksums, conflicts...).
+pub fn complaints(log: &[String]) -> Vec<String> {
+    log.iter()
+        .filter(|l| l.contains("[ERR]") || l.contains("[WARN]"))
+        .cloned()
+        .collect()
+}

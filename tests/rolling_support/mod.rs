@@ -29,7 +29,8 @@ use ferrolb::layer2::MacAddr;
 use ferrolb::layer2::arp::{ArpFrame, ArpRepr, Operation};
 use ferrolb::layer2::arp_socket::ArpSocket;
 
-use crate::support::{Cluster, InCluster, InClusterOpts, Topology, wait_for};
+use crate::speaker_support::{NODES, Namespaces, mac_of};
+use crate::support::{Cluster, InCluster, InClusterOpts, NodeObject, Topology, wait_for};
 
 /// How often every IP is asked for (issue 11: every 200 ms).
 pub const PROBE_PERIOD: Duration = Duration::from_millis(200);
@@ -440,4 +441,104 @@ pub fn logs(ps: &[&InCluster]) -> String {
         .map(|p| format!("== {}\n{}", p.log_path().display(), p.log()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The speaker tests' node namespaces and client namespace (`speaker_support::Namespaces`),
+/// with a Node object for each node; on drop the Nodes go first, then the namespaces.
+pub struct Nodes {
+    _objects: Vec<NodeObject>,
+    _namespaces: Namespaces,
+}
+
+impl Nodes {
+    pub fn up(c: &Arc<Cluster>) -> Nodes {
+        let namespaces = Namespaces::up();
+        let objects = NODES
+            .iter()
+            .map(|n| c.node(n, &Topology::addr(n, "v4")))
+            .collect();
+        Nodes {
+            _objects: objects,
+            _namespaces: namespaces,
+        }
+    }
+}
+
+/// The endpoint nodes of the `i`th Service: every fourth Service has endpoints on all three
+/// nodes, the others on two.
+pub fn endpoint_nodes(i: usize) -> Vec<&'static str> {
+    NODES
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| i % 4 == 3 || *k != i % 4)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+/// The owner's MAC of every IP when `alive` are the memberlist members: for each
+/// (IP, Service key `ns/name`, endpoint nodes), the first of v0.9's election order among the
+/// endpoint nodes that are alive.
+pub fn elected_owners(
+    alive: &[&str],
+    services: impl IntoIterator<Item = (Ipv4Addr, String, Vec<&'static str>)>,
+) -> BTreeMap<Ipv4Addr, String> {
+    services
+        .into_iter()
+        .map(|(ip, key, nodes)| {
+            let usable: Vec<&str> = nodes.into_iter().filter(|n| alive.contains(n)).collect();
+            (ip, mac_of(&election_order(&key, &usable)[0]))
+        })
+        .collect()
+}
+
+/// Waits (90 s) until the prober sees `want` answer alone (see [`Prober::wait_owners`]) and
+/// returns when; panics with `what`, the members and the processes' logs if it does not.
+pub fn converge(
+    prober: &Prober,
+    want: &BTreeMap<Ipv4Addr, String>,
+    alive: &[&str],
+    what: &str,
+    ps: &[&InCluster],
+) -> f64 {
+    prober
+        .wait_owners(want, Duration::from_secs(90))
+        .unwrap_or_else(|e| panic!("{what}: the election's owners (members {alive:?}) do not answer alone:\n{e}\nlogs:\n{}", logs(ps)))
+}
+
+/// Prints every handover of `ips` from `from` on, with its gap.
+pub fn print_handovers(log: &ProbeLog, ips: impl IntoIterator<Item = Ipv4Addr>, from: f64) {
+    for ip in ips {
+        for h in log.handovers(ip, from) {
+            println!(
+                "handover {} {} -> {}: gap {:.3} s (last old reply at {:.3}, first new at {:.3})",
+                h.ip,
+                h.from,
+                h.to,
+                h.first_new - h.last_old,
+                h.last_old,
+                h.first_new
+            );
+        }
+    }
+}
+
+/// Asserts that no round from `from` on was answered by two MACs for any of `ips`, but for the
+/// rounds where one of them is a reference speaker between its SIGTERM and its exit (v0.9's own
+/// behaviour, see the module's notes): those are printed.
+pub fn assert_one_mac_per_round(
+    log: &ProbeLog,
+    ips: &[Ipv4Addr],
+    from: f64,
+    shutdowns: &[ReferenceShutdown],
+) {
+    let (conflicts, reference_shutdown) = log.split_conflicts(ips, from, shutdowns);
+    for c in &reference_shutdown {
+        println!(
+            "answered twice while a reference speaker was shutting down (v0.9's own behaviour): {c:?}"
+        );
+    }
+    assert!(
+        conflicts.is_empty(),
+        "rounds answered by two MACs: {conflicts:#?}"
+    );
 }

@@ -2,31 +2,22 @@
 //! container on a machine whose cgroups are in hybrid mode with a controller on the v2 hierarchy,
 //! "cgroups in hybrid mode not supported, drop all controllers from cgroupv2", which is how
 //! this machine is set up; runc 1.1.5 handles it, so the manifest's limits are applied too),
-//! and looking at the process it started through /proc. Used by tests/image_*.rs.
+//! and looking at the process it started through /proc. Used by tests/image_*.rs, which also
+//! declare `mod oci_support` and `mod support`: [`Bundle`] lays out an image's bundle with both.
 #![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::oci_support::{self, ImageConfig, Inputs, PodFacts, PodNetwork};
+use crate::support::{self, Cluster, METALLB_NS, run_ok, script, wait_for};
+
 /// The OCI runtime.
 pub const RUNTIME: &str = "runc";
-
-fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// A container started with `runc run`; on drop: SIGTERM to it, up to 10 s, then SIGKILL,
 /// `runc delete -f`, and SIGKILL to the runc process this guard started if it is still there.
@@ -76,16 +67,22 @@ impl Container {
             .map(|p| p as u32)
     }
 
+    /// The lines of the container's log that are JSON objects.
     pub fn json_log(&self) -> Vec<Value> {
-        self.log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
+        support::json_objects(&self.log())
     }
 
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM through the runtime, as a pod deletion would do it: asserts that the container
+    /// exits, and exits 0, within 20 s.
+    pub fn terminate_cleanly(&mut self) {
+        self.kill("TERM");
+        let status = wait_for(Duration::from_secs(20), || self.try_wait())
+            .expect("the container exits on SIGTERM");
+        assert!(status.success(), "exit {status}; log:\n{}", self.log());
     }
 
     /// `runc kill ID SIGNAL`.
@@ -108,11 +105,11 @@ impl Drop for Container {
             let _ = Command::new(RUNTIME)
                 .args(["kill", &self.id, "TERM"])
                 .output();
-            if poll(Duration::from_secs(10), || self.try_wait()).is_none() {
+            if wait_for(Duration::from_secs(10), || self.try_wait()).is_none() {
                 let _ = Command::new(RUNTIME)
                     .args(["kill", &self.id, "KILL"])
                     .output();
-                let _ = poll(Duration::from_secs(5), || self.try_wait());
+                let _ = wait_for(Duration::from_secs(5), || self.try_wait());
             }
         }
         let _ = Command::new(RUNTIME)
@@ -132,6 +129,142 @@ impl Drop for Container {
             let _ = fs::remove_dir_all(&self.bundle);
         }
     }
+}
+
+/// A runc bundle for the `ferrolb-DAEMON` image of `scripts/image`, laid out as a kubelet would
+/// for the pod: the rootfs unpacked from the OCI layout by umoci, and the `DAEMON` service
+/// account's files next to it. [`Container`] removes the directory on drop.
+pub struct Bundle {
+    /// The container id, `ferrolb-test-DAEMON-PID`.
+    pub id: String,
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    /// The service account's `token`, `ca.crt` and `namespace`.
+    pub sa: PathBuf,
+    /// The directory of the OCI layouts `scripts/image build` printed.
+    pub layouts: PathBuf,
+    /// `layouts/ferrolb-DAEMON`.
+    pub layout: PathBuf,
+    /// The image's tag: the crate's version.
+    pub tag: &'static str,
+}
+
+impl Bundle {
+    /// Builds the images (or finds them up to date) with `scripts/image`, unpacks
+    /// `ferrolb-DAEMON` under a fresh bundle directory, asserts that the rootfs is one binary
+    /// and no shell, and writes the `DAEMON` service account's token, the cluster's CA and the
+    /// namespace as the kubelet projects them (directories 0755, files 0644).
+    pub fn unpack(c: &Cluster, daemon: &str) -> Bundle {
+        let layouts = PathBuf::from(run_ok(Command::new(script("image")).arg("build")).trim());
+        let layout = layouts.join(format!("ferrolb-{daemon}"));
+        let tag = env!("CARGO_PKG_VERSION");
+        let id = format!("ferrolb-test-{daemon}-{}", std::process::id());
+        let dir = std::env::temp_dir().join("ferrolb-tests").join(&id);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create bundle dir");
+        let rootfs = dir.join("rootfs");
+        run_ok(
+            Command::new("umoci")
+                .args(["raw", "unpack", "--image"])
+                .arg(format!("{}:{tag}", layout.display()))
+                .arg(&rootfs),
+        );
+        assert_eq!(
+            tree(&rootfs),
+            ["etc", "etc/group", "etc/passwd", "ferrolb", "tmp"],
+            "one binary, no shell"
+        );
+
+        // The service account's files, as the kubelet projects them.
+        let sa = dir.join("serviceaccount");
+        fs::create_dir_all(&sa).expect("create sa dir");
+        fs::write(sa.join("token"), c.token(daemon)).expect("write token");
+        fs::copy(c.env("FERROLB_CA"), sa.join("ca.crt")).expect("copy ca.crt");
+        fs::write(sa.join("namespace"), METALLB_NS).expect("write namespace");
+        run_ok(Command::new("chmod").args(["0755"]).arg(&dir).arg(&sa));
+        run_ok(
+            Command::new("chmod")
+                .arg("0644")
+                .arg(sa.join("token"))
+                .arg(sa.join("ca.crt"))
+                .arg(sa.join("namespace")),
+        );
+        Bundle {
+            id,
+            dir,
+            rootfs,
+            sa,
+            layouts,
+            layout,
+            tag,
+        }
+    }
+
+    /// The config blob of the image `ferrolb-DAEMON` in the same layouts.
+    pub fn image_config_blob(&self, daemon: &str) -> Value {
+        oci_support::image_config_blob(&self.layouts.join(format!("ferrolb-{daemon}")), self.tag)
+    }
+
+    /// The runtime config of `container` in `pod` with this bundle's rootfs, the image's
+    /// /etc/passwd and the service account: the caller's network, the manifest's limits.
+    pub fn runtime_config(
+        &self,
+        pod: &Value,
+        container: &Value,
+        image: &ImageConfig,
+        facts: &PodFacts,
+    ) -> Value {
+        let passwd =
+            fs::read_to_string(self.rootfs.join("etc/passwd")).expect("image /etc/passwd");
+        oci_support::runtime_config(&Inputs {
+            pod,
+            container,
+            image,
+            passwd: Some(&passwd),
+            facts,
+            rootfs: &self.rootfs,
+            service_account_dir: &self.sa,
+            network: PodNetwork::Caller,
+            with_limits: true,
+        })
+        .expect("derive the runtime config")
+    }
+
+    /// Writes `config` as the bundle's config.json.
+    pub fn write_config(&self, config: &Value) {
+        fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_string_pretty(config).expect("JSON"),
+        )
+        .expect("write config.json");
+    }
+
+    /// `runc run` on the bundle.
+    pub fn run(&self) -> Container {
+        Container::run(&self.dir, &self.id)
+    }
+}
+
+/// The `kind` object `name` of manifests/v0.9/metallb.yaml: (pod spec, its first container).
+pub fn manifest_workload(kind: &str, name: &str) -> (Value, Value) {
+    let manifest = fs::read_to_string(support::repo_root().join("manifests/v0.9/metallb.yaml"))
+        .expect("read manifest");
+    oci_support::workload(&manifest, kind, name)
+}
+
+/// The env the kubelet gives every container for the `kubernetes` Service: the harness API
+/// server's address.
+pub fn kubernetes_service_env(c: &Cluster) -> Vec<(String, String)> {
+    let (host, port) = (
+        c.env("FERROLB_APISERVER_HOST").to_string(),
+        c.env("FERROLB_APISERVER_PORT").to_string(),
+    );
+    vec![
+        ("KUBERNETES_SERVICE_HOST".into(), host.clone()),
+        ("KUBERNETES_SERVICE_PORT".into(), port.clone()),
+        ("KUBERNETES_SERVICE_PORT_HTTPS".into(), port.clone()),
+        ("KUBERNETES_PORT".into(), format!("tcp://{host}:{port}")),
+    ]
 }
 
 /// The `Key:\tvalue` line of /proc/PID/status, its fields joined by one space.

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The namespace of MetalLB v0.9's objects.
 pub const METALLB_NS: &str = "metallb-system";
@@ -386,6 +386,42 @@ pub fn forbidden_for(c: &Cluster, sa: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ConfigMap `name` in metallb-system whose `config` key is `payload` (v0.9's config file).
+pub fn config_map(c: &Arc<Cluster>, name: &str, payload: &str) -> Applied {
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": METALLB_NS},
+                "data": {"config": payload}})
+        .to_string(),
+    )
+}
+
+/// A LoadBalancer Service `default/name` selecting `app: name`, port 80, no status.
+pub fn lb_service(c: &Arc<Cluster>, name: &str) -> Applied {
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                         "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}})
+        .to_string(),
+    )
+}
+
+/// The first `status.loadBalancer.ingress` IP of the Service `default/name`, if any.
+pub fn ingress_ip(c: &Cluster, name: &str) -> Option<String> {
+    c.get_json(&["-n", "default", "svc", name])["status"]["loadBalancer"]["ingress"][0]["ip"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The lines of `log` that are JSON objects (a daemon's v0.9-style log lines), in order.
+pub fn json_objects(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(Value::is_object)
+        .collect()
+}
+
 /// Objects applied by [`Cluster::apply`]; deleted on drop.
 pub struct Applied {
     cluster: Arc<Cluster>,
@@ -569,11 +605,7 @@ impl InCluster {
 
     /// The lines of the log that are JSON objects.
     pub fn json_log(&self) -> Vec<Value> {
-        self.log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object)
-            .collect()
+        json_objects(&self.log())
     }
 
     /// Waits until a JSON log line satisfies `pred`; panics with the log if
