@@ -129,6 +129,7 @@ pub fn format_line(caller: &str, fields: &[(&str, Field)], now: SystemTime) -> S
 /// given twice keeps its last value, and `caller` and `ts` always win (as v0.9's logger adds
 /// them last).
 fn push_line(out: &mut String, caller: &str, fields: &[(&str, Field)], now: SystemTime) {
+    use std::fmt::Write as _;
     enum Value<'a> {
         Field(&'a Field),
         Text(&'a str),
@@ -155,7 +156,9 @@ fn push_line(out: &mut String, caller: &str, fields: &[(&str, Field)], now: Syst
         match value {
             Value::Text(t) => push_go_json_string(out, t),
             Value::Field(Field::Str(t)) => push_go_json_string(out, t),
-            Value::Field(Field::Int(i)) => out.push_str(&i.to_string()),
+            Value::Field(Field::Int(i)) => {
+                let _ = write!(out, "{i}");
+            }
             Value::Field(Field::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
             Value::Field(Field::Null) => out.push_str("null"),
         }

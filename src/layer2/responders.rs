@@ -143,17 +143,20 @@ fn serve_loop<S>(
             served = serve(true);
         }
         match served {
-            Ok(frame) => match tally(&frame) {
-                Tally::Idle => {}
-                t => {
+            Ok(frame) => {
+                let t = tally(&frame);
+                if !matches!(t, Tally::Idle) {
                     observe(&frame);
-                    match t {
-                        Tally::Answered => counters.responses_sent.fetch_add(1, Ordering::Relaxed),
-                        Tally::Malformed => counters.malformed.fetch_add(1, Ordering::Relaxed),
-                        _ => 0,
-                    };
                 }
-            },
+                let counter = match t {
+                    Tally::Answered => Some(&counters.responses_sent),
+                    Tally::Malformed => Some(&counters.malformed),
+                    Tally::Idle | Tally::Other => None,
+                };
+                if let Some(c) = counter {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             Err(_) => std::thread::sleep(POLL),
         }
     }

@@ -787,8 +787,6 @@ async fn resolve(s: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> 
     }
 }
 
-/// Dial `to`, write one stream message, read one back (`sendAndReceiveState`, and the TCP
-/// fallback ping), all within `limit`.
 /// A failed [`exchange`]: Go's error text, and whether the connection was refused.
 struct ExchangeError {
     text: String,
@@ -807,6 +805,8 @@ impl From<&str> for ExchangeError {
     }
 }
 
+/// Dial `to`, write one stream message, read one back (`sendAndReceiveState`, and the TCP
+/// fallback ping), all within `limit`.
 async fn exchange(
     to: SocketAddr,
     payload: &[u8],

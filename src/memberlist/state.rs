@@ -1552,6 +1552,21 @@ mod tests {
             v
         }
 
+        /// Node `i` holds `name` as dead and reported its leave.
+        fn assert_dead_with_leave_event(&self, i: usize, name: &str) {
+            assert!(
+                self.view(i).contains(&(name.into(), MemberState::Dead)),
+                "view of node{i}: {:?}",
+                self.view(i)
+            );
+            assert!(
+                self.events[i]
+                    .iter()
+                    .any(|e| matches!(e, Event::Leave(n) if n.name == name)),
+                "node{i} reported no leave of {name}"
+            );
+        }
+
         fn join_all(&mut self) {
             for i in 1..self.nodes.len() {
                 let out = self.nodes[i].join(&[addr(0)]);
@@ -1610,16 +1625,7 @@ mod tests {
         // suspicion timeout for 3 nodes: 4 × 1 s, at most ×6 with confirmations pending.
         sim.run(Duration::from_secs(30));
         for i in 0..2 {
-            assert!(
-                sim.view(i).contains(&("node2".into(), MemberState::Dead)),
-                "view of node{i}: {:?}",
-                sim.view(i)
-            );
-            assert!(
-                sim.events[i]
-                    .iter()
-                    .any(|e| matches!(e, Event::Leave(n) if n.name == "node2"))
-            );
+            sim.assert_dead_with_leave_event(i, "node2");
             assert_eq!(sim.nodes[i].members().len(), 2);
         }
     }
@@ -1635,16 +1641,7 @@ mod tests {
         // after the 500 ms probe timeout and is refused: dead then, not 4 s of suspicion later.
         sim.run(Duration::from_millis(2600));
         for i in 0..2 {
-            assert!(
-                sim.view(i).contains(&("node2".into(), MemberState::Dead)),
-                "view of node{i}: {:?}",
-                sim.view(i)
-            );
-            assert!(
-                sim.events[i]
-                    .iter()
-                    .any(|e| matches!(e, Event::Leave(n) if n.name == "node2"))
-            );
+            sim.assert_dead_with_leave_event(i, "node2");
         }
         assert!(
             sim.nodes[..2]

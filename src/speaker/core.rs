@@ -154,10 +154,11 @@ impl SpeakerCore {
         let mut unknown_protocol = None;
         let decision = {
             let handlers = &self.handlers;
-            let eps = endpoints.cloned().unwrap_or_default();
-            let svc = service.cloned().unwrap_or_default();
+            // Borrowed, not copied per key: absent ones read as empty.
+            let (no_eps, no_svc) = (EndpointsView::default(), ServiceView::default());
+            let (eps, svc) = (endpoints.unwrap_or(&no_eps), service.unwrap_or(&no_svc));
             decide(ServiceInput { service, endpoints }, self.config.as_ref(), current, |proto| match handlers.get(&proto) {
-                Some(h) => h.should_announce(key, &svc, &eps),
+                Some(h) => h.should_announce(key, svc, eps),
                 None => {
                     unknown_protocol = Some(proto);
                     Some(WithdrawReason::InternalError)
