@@ -15,7 +15,9 @@
 //! * no Service's `status.loadBalancer.ingress` changes (same IPs, same resourceVersions);
 //! * no round of requests is answered by two MACs (see `rolling_support` for the window), except
 //!   rounds where one of them is a reference speaker between its SIGTERM and its exit (v0.9
-//!   answers until it exits, also while its `Leave` waits; printed, see `speaker_rolling_update`);
+//!   answers until it exits, also while its `Leave` waits; printed, see `speaker_rolling_update`),
+//!   and rounds where a reference speaker's log proves its rate-limited resync had not reached
+//!   that Service yet after a membership change (`rolling_support::ReferenceLog`; printed);
 //! * no IP goes unanswered for more than 2 s;
 //! * at every step, after convergence, each IP is answered by the owner v0.9's election picks;
 //! * the `config` ConfigMap and the `memberlist` Secret keep their resourceVersion.
@@ -30,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rolling_support::{
-    Impl, Nodes, Prober, ReferenceShutdown, assert_one_mac_per_round, elected_owners,
+    Impl, Nodes, Prober, ReferenceLog, ReferenceShutdown, assert_one_mac_per_round, elected_owners,
     endpoint_nodes, print_handovers, spawn_speaker, stop, v4_of,
 };
 use serde_json::{Value, json};
@@ -338,6 +340,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
 
     // The DaemonSet's rolling update, node by node.
     let mut shutdowns: Vec<ReferenceShutdown> = Vec::new();
+    let mut references: Vec<ReferenceLog> = Vec::new();
     for k in 0..NODES.len() {
         let node = NODES[k];
         let others: Vec<&str> = NODES.iter().copied().filter(|n| *n != node).collect();
@@ -351,6 +354,10 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
             mac: mac_of(node),
             signalled,
             exited: prober.now(),
+        });
+        references.push(ReferenceLog {
+            mac: mac_of(node),
+            lines: speakers[k].json_log(),
         });
         let t = converge(
             &others,
@@ -398,9 +405,12 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
     );
     assert_one_mac_per_round(
         &log,
-        &ips.values().copied().collect::<Vec<_>>(),
+        &ips.iter()
+            .map(|(name, ip)| (*ip, format!("{SVC_NS}/{name}")))
+            .collect::<Vec<_>>(),
         t_start,
         &shutdowns,
+        &references,
     );
     let silent: Vec<_> = silences.iter().filter(|(_, s)| *s > MAX_SILENCE).collect();
     assert!(
