@@ -10,7 +10,8 @@
 //!   once the four initial lists are in (v0.9 waits for the informers' cache sync); the first
 //!   keys are the ConfigMap, the Node, then every Service (v0.9's order is the informers'
 //!   arbitrary one; config first spares a `noConfig` pass). An accepted config re-adds every
-//!   Service through the rate limiter, as v0.9's `ForceSync`.
+//!   Service to the queue at once (v0.9's `ForceSync` puts them through the rate limiter, a
+//!   burst of 100 then 10/s: minutes for thousands of Services; see `docs/differences.md`).
 //! * Per key: [`SpeakerCore`] (the pure [`super::decision::decide`] performed through the
 //!   [`super::protocol::Protocol`] handlers); the shell writes the logs, the `nodeAssigned`
 //!   Event (core/v1, component `metallb-speaker`, on every successful announce, aggregated by
@@ -19,8 +20,9 @@
 //! * Memberlist (spec §4.3, [`crate::memberlist::metallb`]): started when `ml-bindaddr`,
 //!   `ml-labels` and `ml-namespace` are set; otherwise the layer2 election runs over the ready
 //!   endpoint nodes alone (`members = None`), as v0.9 without `ml-*` settings. Every
-//!   membership event sets the members on the handlers and re-adds every Service through the
-//!   rate limiter (v0.9's `ForceSync`). On shutdown the responders go silent first, then the
+//!   membership event sets the members on the handlers and re-adds every Service at once (as
+//!   after a config; v0.9's `ForceSync` rate-limits them, so its failover of the last of 1,000
+//!   Services takes about 90 s). On shutdown the responders go silent first, then the
 //!   node leaves (1 s at most), so the other speakers take over at once instead of waiting for
 //!   the failure detector, and never while this node still answers (v0.9 answers until its
 //!   process exits, after the leave).
@@ -269,15 +271,17 @@ impl Shell {
             self.metrics.client.update_errors.inc();
         }
         if self.queue.settle(&key, state, now) {
-            self.force_sync(now);
+            self.force_sync();
         }
         self.queue.done(&key);
     }
 
-    /// v0.9 `ForceSync`: every Service, through the rate limiter.
-    fn force_sync(&mut self, now: Instant) {
+    /// v0.9's `ForceSync`: every Service looked at again. Added at once (the queue holds each
+    /// key once), not through the rate limiter as v0.9 does: its token bucket is for retries of
+    /// failed keys, and a reload or a membership change must reach every Service now.
+    fn force_sync(&mut self) {
         for k in self.services.keys() {
-            self.queue.add_rate_limited(Key::Service(k), now);
+            self.queue.add(Key::Service(k));
         }
     }
 
@@ -286,7 +290,7 @@ impl Shell {
     fn members_changed(&mut self, ml: &SpeakerMemberlist) {
         let members = Members::new(&self.node_name, ml.member_names().into_iter().map(|n| (n, MemberState::Alive)));
         self.core.set_members(Some(members));
-        self.force_sync(Instant::now());
+        self.force_sync();
     }
 
     /// The handlers' periodic work; when they want to run next.
