@@ -21,9 +21,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use rolling_support::{Impl, Nodes, spawn_speaker};
+use rolling_support::{Impl, Stage, spawn_speaker};
 use serde_json::{Value, json};
-use speaker_support::{CONFIGMAP, NS, configmap, ensure_namespace, isolate};
+use speaker_support::{CONFIGMAP, NS, configmap};
 use support::{cluster, serial, wait_for};
 
 const N: usize = 250;
@@ -64,10 +64,7 @@ fn looked_at(log: &[Value], from: usize) -> Vec<String> {
 fn a_config_reload_looks_at_every_service_again_before_a_later_change() {
     let _serial = serial();
     let c = cluster();
-    let _nodes = Nodes::up(&c);
-    ensure_namespace(&c);
-    let _isolation = isolate(&c);
-    let _cfg = configmap(&c, POOL);
+    let _stage = Stage::up(&c, POOL);
     let list = json!({"apiVersion": "v1", "kind": "List", "items": (0..N).map(|i| service(&name(i))).collect::<Vec<_>>()});
     let _services = c.apply(&list.to_string());
     // An Endpoints object each (v0.9 treats a Service without one as deleted), ready on node21.

@@ -38,11 +38,11 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use rolling_support::{
-    Impl, Nodes, Prober, ReferenceLog, ReferenceShutdown, assert_one_mac_per_round, elected_owners,
-    election_order, endpoint_nodes, print_handovers, spawn_speaker, stop, v4_of,
+    Impl, Prober, ReferenceLog, ReferenceShutdown, assert_one_mac_per_round, elected_owners,
+    election_order, endpoint_nodes, print_handovers, spawn_speaker, Stage, stop, v4_of,
 };
 use speaker_support::{
-    CLIENT, CONFIGMAP, NODES, NS, configmap, endpoints, ensure_namespace, isolate, mac_of, service,
+    CLIENT, CONFIGMAP, NODES, NS, endpoints, mac_of, service,
 };
 use support::{Applied, InCluster, cluster, serial};
 
@@ -74,10 +74,7 @@ fn converge(prober: &Prober, alive: &[&str], what: &str, speakers: &[&InCluster]
 fn a_rolling_update_from_reference_to_ferrolb_speakers_keeps_exactly_one_elected_owner_per_ip() {
     let _serial = serial();
     let c = cluster();
-    let _nodes = Nodes::up(&c);
-    ensure_namespace(&c);
-    let _isolation = isolate(&c);
-    let _cfg = configmap(&c, POOL);
+    let _stage = Stage::up(&c, POOL);
     let mut objects: Vec<Applied> = Vec::new();
     for i in 0..N {
         objects.push(service(&c, &name(i), &ip(i).to_string()));

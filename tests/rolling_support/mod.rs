@@ -36,8 +36,10 @@ use ferrolb::layer2::arp::{ArpFrame, ArpRepr, Operation};
 use ferrolb::layer2::arp_socket::ArpSocket;
 use serde_json::Value;
 
-use crate::speaker_support::{NODES, Namespaces, mac_of};
-use crate::support::{Cluster, InCluster, InClusterOpts, NodeObject, Topology, wait_for};
+use crate::speaker_support::{NODES, Namespaces, configmap, ensure_namespace, isolate, mac_of};
+use crate::support::{
+    Applied, Cluster, InCluster, InClusterOpts, NodeObject, Topology, wait_for,
+};
 
 /// How often every IP is asked for (issue 11: every 200 ms).
 pub const PROBE_PERIOD: Duration = Duration::from_millis(200);
@@ -567,6 +569,27 @@ impl Nodes {
         Nodes {
             _objects: objects,
             _namespaces: namespaces,
+        }
+    }
+}
+
+/// What a speaker test on the three nodes sets up first: the [`Nodes`], the test namespace,
+/// the isolation policy, and the `CONFIGMAP` with `config`. Dropped config first, nodes last.
+pub struct Stage {
+    _config: Applied,
+    _isolation: Applied,
+    _nodes: Nodes,
+}
+
+impl Stage {
+    pub fn up(c: &Arc<Cluster>, config: &str) -> Stage {
+        let nodes = Nodes::up(c);
+        ensure_namespace(c);
+        let isolation = isolate(c);
+        Stage {
+            _config: configmap(c, config),
+            _isolation: isolation,
+            _nodes: nodes,
         }
     }
 }
