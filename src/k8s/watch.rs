@@ -12,7 +12,8 @@
 //! semantic): the apiserver answers from its watch cache instead of a quorum read of etcd, as
 //! client-go's informers (v0.9's) have always listed. The watch then continues from that list's
 //! version, so nothing is missed; the list may only be a moment older than etcd, which the watch
-//! catches up on at once. With 768 Services and Endpoints this halves the speaker's start.
+//! catches up on at once. With 768 Services and Endpoints the speaker's lists took ~42 ms
+//! instead of ~53 ms.
 
 use futures::StreamExt;
 use kube::api::Api;
