@@ -5,7 +5,7 @@
 //! ```
 //! Prints JSON lines on stdout: `{"members":[{"name":..,"addr":"ip:port"}]}` at start and after
 //! every membership event (sorted by name, as the Go peer `tests/peers/memberlist-go` prints
-//! them), `{"event":"NodeJoin","node":..,"addr":..,"state":"alive"}` per event, `{"join":{"nb joigned":n,
+//! them), `{"event":"NodeJoin","node":..,"addr":..,"state":"alive","t":<unix seconds>}` per event, `{"join":{"nb joigned":n,
 //! "error ?":..}}` after the join, `{"stats":{..}}` each second the counters changed. On SIGTERM
 //! (or, with `--exit-on-stdin-eof`, when stdin closes) it leaves with MetalLB's 1 s timeout, prints `{"leave":{..}}` and
 //! exits 0. memberlist's own log lines come as `{"component":"MemberList","msg":..}`, as
@@ -42,6 +42,9 @@ struct Args {
     /// Leave and exit when stdin closes (tests: a crashed test run takes its nodes along).
     #[arg(long)]
     exit_on_stdin_eof: bool,
+    /// v0.1.7's failure detection only: no node meta, no watch connections, no heartbeats.
+    #[arg(long)]
+    no_fast_failure_detection: bool,
 }
 
 fn print_members(h: &MemberlistHandle) {
@@ -79,6 +82,7 @@ async fn main() {
     let cfg = MlConfig {
         bind_port: args.port,
         secret: (!args.secret.is_empty()).then(|| args.secret.clone().into_bytes()),
+        fast_failure_detection: !args.no_fast_failure_detection,
         ..MlConfig::new(&args.name, args.bind)
     };
     let (log_tx, mut logs) = tokio::sync::mpsc::unbounded_channel();
@@ -118,7 +122,10 @@ async fn main() {
             Some(e) = events.recv() => {
                 let addr = e.node.addr.map(|a| a.to_string());
                 let state = format!("{:?}", e.node.state).to_lowercase();
-                say!("{}", json!({"event": e.kind.as_str(), "node": e.node.name, "addr": addr, "state": state}));
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                say!("{}", json!({"event": e.kind.as_str(), "node": e.node.name, "addr": addr, "state": state, "t": t}));
                 print_members(&h);
             }
             Some(line) = logs.recv() => say!("{}", json!({"component": "MemberList", "msg": line})),

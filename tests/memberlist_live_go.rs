@@ -191,7 +191,7 @@ impl RustNode {
                             s.write_all(&self.stream_out(&payload)).ok()?;
                             read_stream(&mut s, self.key)
                         });
-                    self.core.handle_tcp_ping_reply(seq, reply);
+                    self.core.handle_tcp_ping_reply(Instant::now(), seq, reply);
                 }
                 Action::PushPull { to, payload, .. } => {
                     let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(1)) else {
@@ -209,6 +209,8 @@ impl RustNode {
                         ok += 1;
                     }
                 }
+                // This core runs with v0.1.7's failure detection only (Config::metallb).
+                Action::Watch { .. } | Action::Unwatch { .. } => {}
             }
         }
         ok

@@ -25,6 +25,8 @@
 //! `weezl` (LZW, the GIF flavour Go's `compress/lzw` implements), `crc32fast`, `aes-gcm`,
 //! `sha2`.
 
+pub mod heartbeat;
+pub mod meta;
 pub mod metallb;
 pub mod msgpack;
 pub mod net;

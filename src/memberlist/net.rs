@@ -41,6 +41,7 @@
 //! it. With an unspecified bind address Go would pick a private interface address; here the
 //! caller must give `advertise` in that case ([`StartError::NoAdvertiseAddress`]).
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -76,6 +77,12 @@ const UDP_PACKET_BUF: usize = 65536;
 const UDP_RECV_BUF: libc::c_int = 2 * 1024 * 1024;
 /// `maxPushPullRequests`.
 const MAX_PUSH_PULL_REQUESTS: usize = 128;
+/// Watch connections we hold for peers at once (each peer is watched by three others; the
+/// rest is room for churn). One more is closed at once.
+const MAX_HELD_WATCHES: usize = 64;
+/// Opening a watch connection: a peer that does not accept within this is left to the
+/// heartbeats.
+const WATCH_DIAL: Duration = Duration::from_secs(1);
 
 /// What the speaker configures (spec §4.3); everything else is `DefaultLANConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +97,10 @@ pub struct MlConfig {
     pub advertise: Option<SocketAddr>,
     /// `ml-secret-key` as raw bytes; `None` or empty: no encryption.
     pub secret: Option<Vec<u8>>,
+    /// Watch connections and heartbeats with other ferrolb speakers, advertised in the node
+    /// meta (`memberlist::heartbeat`; docs/differences.md). On by default; off, the node
+    /// behaves exactly as v0.1.7 (nil meta, SWIM only).
+    pub fast_failure_detection: bool,
 }
 
 impl MlConfig {
@@ -100,6 +111,7 @@ impl MlConfig {
             bind_port: DEFAULT_PORT,
             advertise: None,
             secret: None,
+            fast_failure_detection: true,
         }
     }
 }
@@ -258,6 +270,11 @@ struct Shared {
     counters: Counters,
     log: Option<mpsc::UnboundedSender<String>>,
     push_pulls_in_flight: AtomicUsize,
+    /// Our node name: a watch request for another name is refused.
+    name: String,
+    watches_held: AtomicUsize,
+    /// Set when the actor stops: the watch connections we hold for peers close with it.
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -286,6 +303,10 @@ enum Command {
         seq: u32,
         reply: Option<StreamMessage>,
         refused: bool,
+    },
+    WatchClosed {
+        node: String,
+        id: u64,
     },
     Leave {
         reply: oneshot::Sender<()>,
@@ -342,7 +363,11 @@ impl MemberlistHandle {
             None => bound,
         };
         let key = cfg.secret.as_deref().and_then(security::metallb_key_bytes);
-        let mut core_cfg = Config::metallb(&cfg.name, advertise.ip(), key.is_some());
+        let mut core_cfg = if cfg.fast_failure_detection {
+            Config::ferrolb(&cfg.name, advertise.ip(), key.is_some())
+        } else {
+            Config::metallb(&cfg.name, advertise.ip(), key.is_some())
+        };
         core_cfg.port = advertise.port();
         core_cfg.first_incarnation = wall_clock_incarnation();
         let seed = u64::from_le_bytes(random_bytes::<8>().unwrap_or_default());
@@ -354,6 +379,9 @@ impl MemberlistHandle {
             counters: Counters::default(),
             log,
             push_pulls_in_flight: AtomicUsize::new(0),
+            name: cfg.name.clone(),
+            watches_held: AtomicUsize::new(0),
+            closed: tokio::sync::watch::channel(false).0,
         });
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
@@ -365,6 +393,7 @@ impl MemberlistHandle {
             cmd_tx: cmd_tx.clone(),
             events: ev_tx,
             leave_waiters: Vec::new(),
+            watches: HashMap::new(),
         };
         actor.publish();
         tokio::spawn(actor.run(cmd_rx));
@@ -498,6 +527,17 @@ struct Actor {
     cmd_tx: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedSender<NodeEvent>,
     leave_waiters: Vec<oneshot::Sender<()>>,
+    /// The watch connections we keep to peers, by node name.
+    watches: HashMap<String, tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Actor {
+    fn drop(&mut self) {
+        self.shared.closed.send_replace(true);
+        for (_, w) in self.watches.drain() {
+            w.abort();
+        }
+    }
 }
 
 impl Actor {
@@ -606,8 +646,15 @@ impl Actor {
                 let _ = self.core.handle_push_pull_reply(now, msg);
             }
             Command::PushPullDone(Err(_)) => {}
-            Command::TcpPingDone { seq, refused: true, .. } => self.core.handle_tcp_ping_refused(now, seq),
-            Command::TcpPingDone { seq, reply, .. } => self.core.handle_tcp_ping_reply(seq, reply),
+            Command::TcpPingDone { seq, refused: true, .. } => {
+                let actions = self.core.handle_tcp_ping_refused(now, seq);
+                self.perform(actions).await;
+            }
+            Command::TcpPingDone { seq, reply, .. } => self.core.handle_tcp_ping_reply(now, seq, reply),
+            Command::WatchClosed { node, id } => {
+                let actions = self.core.handle_watch_closed(now, &node, id);
+                self.perform(actions).await;
+            }
             Command::Leave { reply } => {
                 let actions = self.core.announce_leave(now);
                 self.perform(actions).await;
@@ -673,6 +720,24 @@ impl Actor {
                         };
                         let _ = tx.send(Command::TcpPingDone { seq, reply, refused });
                     });
+                }
+                Action::Watch { node, to, id, payload } => {
+                    let task = tokio::spawn(watch(
+                        to,
+                        payload,
+                        self.shared.key,
+                        self.cmd_tx.clone(),
+                        node.clone(),
+                        id,
+                    ));
+                    if let Some(old) = self.watches.insert(node, task) {
+                        old.abort();
+                    }
+                }
+                Action::Unwatch { node } => {
+                    if let Some(w) = self.watches.remove(&node) {
+                        w.abort();
+                    }
                 }
             }
         }
@@ -889,6 +954,50 @@ async fn read_stream(
     }
 }
 
+/// Our side of a watch connection: dial, send the request, then wait for the peer to close
+/// (its process died, or it shut down) and report it. Aborted on `Unwatch`. Nothing is ever
+/// read but the end: whatever the peer might send is discarded.
+async fn watch(
+    to: SocketAddr,
+    payload: Vec<u8>,
+    key: Option<[u8; 16]>,
+    cmd: mpsc::UnboundedSender<Command>,
+    node: String,
+    id: u64,
+) {
+    let opened = async {
+        let mut conn = TcpStream::connect(to).await.ok()?;
+        let bytes = stream_out(&payload, key.as_ref())?;
+        conn.write_all(&bytes).await.ok()?;
+        Some(conn)
+    };
+    if let Ok(Some(mut conn)) = tokio::time::timeout(WATCH_DIAL, opened).await {
+        let mut sink = [0u8; 64];
+        while matches!(conn.read(&mut sink).await, Ok(n) if n > 0) {}
+    }
+    let _ = cmd.send(Command::WatchClosed { node, id });
+}
+
+/// The watched side: hold the connection, reading nothing but its end, until the watcher
+/// closes it or we stop (then the close tells the watcher). Our own death closes it too: that
+/// is the point.
+async fn hold_watch(mut conn: TcpStream, shared: Arc<Shared>) {
+    if shared.watches_held.fetch_add(1, Ordering::SeqCst) >= MAX_HELD_WATCHES {
+        shared.watches_held.fetch_sub(1, Ordering::SeqCst);
+        Counters::bump(&shared.counters.streams_refused);
+        return;
+    }
+    let mut closed = shared.closed.subscribe();
+    let mut sink = [0u8; 64];
+    loop {
+        tokio::select! {
+            r = conn.read(&mut sink) => if !matches!(r, Ok(n) if n > 0) { break },
+            _ = closed.wait_for(|c| *c) => break,
+        }
+    }
+    shared.watches_held.fetch_sub(1, Ordering::SeqCst);
+}
+
 /// `handleConn`: read one message within the TCP timeout, let the core answer it; on a read
 /// error (other than an immediate EOF) write Go's `errResp` back.
 async fn inbound(mut conn: TcpStream, shared: Arc<Shared>, cmd: mpsc::UnboundedSender<Command>) {
@@ -913,6 +1022,13 @@ async fn inbound(mut conn: TcpStream, shared: Arc<Shared>, cmd: mpsc::UnboundedS
             return;
         }
     };
+    if let StreamMessage::Watch(w) = &msg {
+        // Only for us: a watcher that means another node (an address reused) is closed on.
+        if w.node == shared.name {
+            hold_watch(conn, shared).await;
+        }
+        return;
+    }
     let is_push_pull = matches!(msg, StreamMessage::PushPull(_));
     if is_push_pull {
         let n = shared.push_pulls_in_flight.fetch_add(1, Ordering::SeqCst) + 1;

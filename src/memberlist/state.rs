@@ -18,10 +18,13 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::heartbeat::{self, Cause, HeartbeatConfig, Heartbeats, Step, Target};
+use super::meta::{self, Feature};
 use super::security::ENCRYPT_OVERHEAD_V1;
 use super::wire::{
     Accusation, Ack, Alive, IndirectPing, Message, Nack, Ping, PushNodeState, PushPull,
-    StreamMessage, WireError, add_crc, compress_payload, make_compound, unpack_packet,
+    StreamMessage, WireError, add_crc, compress_payload, encode_watch, make_compound,
+    unpack_packet,
 };
 
 /// pmin, pmax, pcur, dmin, dmax, dcur: protocol 1..=5 speaking 2, no delegate (MetalLB).
@@ -60,6 +63,11 @@ pub struct Config {
     /// on the join's push/pull itself, instead of only after it has refuted the stale `dead`
     /// it learns there and gossiped the refutation. Any incarnation is valid on the wire.
     pub first_incarnation: u32,
+    /// The node meta we advertise (`alive`, push/pull); v0.9 speakers send none.
+    pub meta: Option<Vec<u8>>,
+    /// Watch connections and heartbeats to other ferrolb speakers ([`heartbeat`]); `None`:
+    /// v0.1.7's failure detection only.
+    pub heartbeat: Option<HeartbeatConfig>,
 }
 
 impl Config {
@@ -83,6 +91,17 @@ impl Config {
             enable_compression: true,
             encryption_enabled,
             first_incarnation: 1,
+            meta: None,
+            heartbeat: None,
+        }
+    }
+
+    /// [`Self::metallb`] plus ferrolb's fast failure detection, advertised in the node meta.
+    pub fn ferrolb(name: &str, addr: IpAddr, encryption_enabled: bool) -> Self {
+        Config {
+            meta: Some(meta::NodeMeta::ours(&[Feature::Watch]).encode()),
+            heartbeat: Some(HeartbeatConfig::default()),
+            ..Config::metallb(name, addr, encryption_enabled)
         }
     }
 
@@ -171,6 +190,17 @@ pub enum Action {
         payload: Vec<u8>,
         deadline: Instant,
     },
+    /// Open a TCP connection to `to`, write `payload` (the watch request, plaintext) and hold
+    /// the connection until it ends; then call [`Memberlist::handle_watch_closed`] with
+    /// `node` and `id`. A new `Watch` for the same node replaces the old connection.
+    Watch {
+        node: String,
+        to: SocketAddr,
+        id: u64,
+        payload: Vec<u8>,
+    },
+    /// Close the watch connection to `node`, without reporting it.
+    Unwatch { node: String },
 }
 
 /// Membership changes, as memberlist's `EventDelegate` reports them.
@@ -305,6 +335,9 @@ pub struct Memberlist {
     rng: Rng,
     events: Vec<Event>,
     logs: Vec<String>,
+    heartbeats: Option<Heartbeats>,
+    /// A member joined, left or changed its meta since the watch targets were chosen.
+    ring_stale: bool,
 }
 
 impl Memberlist {
@@ -336,13 +369,16 @@ impl Memberlist {
             rng,
             events: Vec::new(),
             logs: Vec::new(),
+            heartbeats: None,
+            ring_stale: true,
         };
+        m.heartbeats = m.cfg.heartbeat.clone().map(Heartbeats::new);
         let a = Alive {
             incarnation: m.next_incarnation(),
             node: m.cfg.name.clone(),
             addr: m.cfg.addr_bytes(),
             port: m.cfg.port,
-            meta: None,
+            meta: m.cfg.meta.clone(),
             vsn: VSN.to_vec(),
         };
         m.alive_node(now, a, true);
@@ -496,6 +532,9 @@ impl Memberlist {
         for s in self.suspicions.values() {
             t = t.min(s.fire_at);
         }
+        if let Some(h) = self.heartbeats.as_ref().and_then(Heartbeats::next_deadline) {
+            t = t.min(h);
+        }
         t
     }
 
@@ -574,6 +613,8 @@ impl Memberlist {
                 } else if self.probe.as_ref().is_some_and(|p| p.seq == a.seq_no) {
                     self.probe = None;
                     self.apply_awareness(-1);
+                } else if let Some(h) = self.heartbeats.as_mut() {
+                    h.on_ack(now, a.seq_no);
                 }
             }
             Message::Nack(n) => {
@@ -617,13 +658,28 @@ impl Memberlist {
                     ),
                 )
             }
-            StreamMessage::Ack(_) | StreamMessage::Err(_) | StreamMessage::User(_) => None,
+            // The shell holds a watch itself; it never reaches the core.
+            StreamMessage::Ack(_)
+            | StreamMessage::Err(_)
+            | StreamMessage::User(_)
+            | StreamMessage::Watch(_) => None,
         }
     }
 
     /// The outcome of an [`Action::TcpPing`]: the message read back, or `None`. An ack with
     /// the probe's sequence number counts as contact, as in Go's `sendPingAndWaitForAck`.
-    pub fn handle_tcp_ping_reply(&mut self, seq: u32, reply: Option<StreamMessage>) {
+    pub fn handle_tcp_ping_reply(&mut self, now: Instant, seq: u32, reply: Option<StreamMessage>) {
+        if heartbeat::is_heartbeat_seq(seq) {
+            if let Some(h) = self.heartbeats.as_mut() {
+                match reply {
+                    Some(StreamMessage::Ack(a)) if a.seq_no == seq => {
+                        h.on_ack(now, seq);
+                    }
+                    _ => h.on_unanswered(now, seq),
+                }
+            }
+            return;
+        }
         if let (Some(p), Some(StreamMessage::Ack(a))) = (self.probe.as_mut(), reply)
             && p.seq == seq
             && a.seq_no == seq
@@ -642,22 +698,213 @@ impl Memberlist {
     /// would a wrong suspicion; a probe that already reached the node over TCP, or a refusal
     /// that arrives after its probe ended, changes nothing. (Refusals need a live host: a cut
     /// link or a powered-off host still takes the SWIM path.)
-    pub fn handle_tcp_ping_refused(&mut self, now: Instant, seq: u32) {
-        let Some(p) = self.probe.clone() else { return };
+    /// Heartbeat dials ([`heartbeat`]) that are refused end the same way.
+    pub fn handle_tcp_ping_refused(&mut self, now: Instant, seq: u32) -> Vec<Action> {
+        let mut out = Vec::new();
+        if heartbeat::is_heartbeat_seq(seq) {
+            let steps = self
+                .heartbeats
+                .as_mut()
+                .map(|h| h.on_refused(seq))
+                .unwrap_or_default();
+            self.perform_steps(now, steps, &mut out);
+            return out;
+        }
+        let Some(p) = self.probe.clone() else {
+            return out;
+        };
         if p.seq != seq || p.tcp_contacted {
-            return;
+            return out;
         }
         self.probe = None;
-        self.log(format!(
+        let line = format!(
             "[INFO] memberlist: Marking {} as failed, its TCP port refused the probe",
             p.node
-        ));
+        );
+        self.declare_dead(now, &p.node, p.incarnation, line, &mut out);
+        out
+    }
+
+    /// The watch connection `id` to `node` ended ([`Action::Watch`]).
+    pub fn handle_watch_closed(&mut self, now: Instant, node: &str, id: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        let steps = self
+            .heartbeats
+            .as_mut()
+            .map(|h| h.on_watch_closed(now, node, id))
+            .unwrap_or_default();
+        self.perform_steps(now, steps, &mut out);
+        out
+    }
+
+    /// We found `node` dead ourselves: mark it, gossip the `dead` message Go's suspicion timer
+    /// would send (From = us), and send that message at once to every other live member as
+    /// well, so the next owner hears of it in one packet flight rather than after gossip
+    /// rounds (Go peers handle a direct copy as a gossiped one).
+    fn declare_dead(
+        &mut self,
+        now: Instant,
+        node: &str,
+        incarnation: u32,
+        line: String,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(idx) = self.find(node) else { return };
+        if self.nodes[idx].state.dead_or_left() || node == self.cfg.name {
+            return;
+        }
+        self.log(line);
         let d = Accusation {
-            incarnation: p.incarnation,
-            node: p.node,
+            incarnation: incarnation.max(self.nodes[idx].incarnation),
+            node: node.to_string(),
             from: self.cfg.name.clone(),
         };
+        let msg = Message::Dead(d.clone()).encode();
         self.dead_node(now, d);
+        let others: Vec<Member> = self
+            .nodes
+            .iter()
+            .filter(|n| n.name != self.cfg.name && n.name != node && !n.state.dead_or_left())
+            .cloned()
+            .collect();
+        for n in others {
+            if let Some(a) = n.socket_addr() {
+                self.raw_send(a, Some(n.pmax()), msg.clone(), out);
+            }
+        }
+    }
+
+    /// Re-chooses the watched peers when membership changed, then runs the detector's timers.
+    fn tick_heartbeats(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(h) = self.heartbeats.as_mut() else {
+            return;
+        };
+        let mut steps = Vec::new();
+        if self.ring_stale {
+            self.ring_stale = false;
+            let capable: Vec<&str> = self
+                .nodes
+                .iter()
+                .filter(|n| {
+                    !n.state.dead_or_left()
+                        && (n.name == self.cfg.name
+                            || meta::supports(n.meta.as_deref(), Feature::Watch))
+                })
+                .map(|n| n.name.as_str())
+                .collect();
+            let targets: Vec<Target> = h
+                .ring_successors(&self.cfg.name, &capable)
+                .into_iter()
+                .filter_map(|name| {
+                    let n = self.nodes.iter().find(|n| n.name == name)?;
+                    Some(Target {
+                        name: name.to_string(),
+                        addr: n.socket_addr()?,
+                    })
+                })
+                .collect();
+            steps.extend(h.set_targets(now, &targets));
+        }
+        steps.extend(h.tick(now));
+        self.perform_steps(now, steps, out);
+    }
+
+    fn perform_steps(&mut self, now: Instant, steps: Vec<Step>, out: &mut Vec<Action>) {
+        for step in steps {
+            match step {
+                Step::Ping { node, to, seq } => {
+                    // Not through send_msg: heartbeats must not use up the gossip queue's
+                    // transmits on ferrolb peers, or Go peers would hear less of it.
+                    let ping = Message::Ping(Ping { seq_no: seq, node }).encode();
+                    self.raw_send(to, None, ping, out);
+                }
+                Step::Confirm {
+                    node,
+                    to,
+                    seq,
+                    deadline,
+                } => self.confirm_silent(node, to, seq, deadline, out),
+                Step::Watch { node, to, id } => out.push(Action::Watch {
+                    payload: encode_watch(&node),
+                    node,
+                    to,
+                    id,
+                }),
+                Step::Unwatch { node } => out.push(Action::Unwatch { node }),
+                Step::CheckPort {
+                    node,
+                    to,
+                    seq,
+                    deadline,
+                } => {
+                    let ping = Message::Ping(Ping { seq_no: seq, node }).encode();
+                    out.push(Action::TcpPing {
+                        to,
+                        seq,
+                        payload: self.stream_payload(ping),
+                        deadline,
+                    });
+                }
+                Step::Dead { node, cause } => {
+                    let Some(inc) = self.find(&node).map(|i| self.nodes[i].incarnation) else {
+                        continue;
+                    };
+                    let line = match cause {
+                        Cause::PortRefused => format!(
+                            "[INFO] memberlist: Marking {node} as failed, its watch connection closed and its TCP port refused"
+                        ),
+                        Cause::Silent(d) => format!(
+                            "[INFO] memberlist: Marking {node} as failed, no heartbeat ack for {} ms, nor an indirect or TCP ack",
+                            d.as_millis()
+                        ),
+                    };
+                    self.declare_dead(now, &node, inc, line, out);
+                }
+            }
+        }
+    }
+
+    /// SWIM's confirmation of a silent peer: indirect pings through up to `indirect_checks`
+    /// other live members, and a ping over TCP, all answered with `seq`.
+    fn confirm_silent(
+        &mut self,
+        node: String,
+        to: SocketAddr,
+        seq: u32,
+        deadline: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(target) = self.find(&node).map(|i| self.nodes[i].clone()) else {
+            return;
+        };
+        self.log(format!(
+            "[DEBUG] memberlist: Failed heartbeats: {node}, confirming through other members"
+        ));
+        let me = self.cfg.name.clone();
+        let relays = self.k_random(self.cfg.indirect_checks, |n| {
+            n.name == me || n.name == node || n.state != MemberState::Alive
+        });
+        for i in relays {
+            let relay = self.nodes[i].clone();
+            let ind = Message::IndirectPing(IndirectPing {
+                seq_no: seq,
+                target: target.addr.clone(),
+                port: target.port,
+                node: node.clone(),
+                nack: false,
+            })
+            .encode();
+            if let Some(a) = relay.socket_addr() {
+                self.raw_send(a, Some(relay.pmax()), ind, out);
+            }
+        }
+        let ping = Message::Ping(Ping { seq_no: seq, node }).encode();
+        out.push(Action::TcpPing {
+            to,
+            seq,
+            payload: self.stream_payload(ping),
+            deadline,
+        });
     }
 
     /// The peer's answer to one of our [`Action::PushPull`]s.
@@ -777,6 +1024,7 @@ impl Memberlist {
                 });
             }
         }
+        self.tick_heartbeats(now, &mut out);
         out
     }
 
@@ -1287,8 +1535,10 @@ impl Memberlist {
         let s = self.nodes[idx].clone();
         if old_state.dead_or_left() {
             self.events.push(Event::Join(s));
+            self.ring_stale = true;
         } else if old_meta != s.meta {
             self.events.push(Event::Update(s));
+            self.ring_stale = true;
         }
     }
 
@@ -1389,6 +1639,7 @@ impl Memberlist {
         node.state_change = now;
         let node = node.clone();
         self.events.push(Event::Leave(node));
+        self.ring_stale = true;
     }
 }
 
@@ -1432,6 +1683,11 @@ mod tests {
         crashed: HashSet<usize>,
         udp_blocked: HashSet<usize>,
         events: Vec<Vec<Event>>,
+        /// Open watch connections: (watcher, watched, node name, id).
+        watches: Vec<(usize, usize, String, u64)>,
+        /// Nodes whose datagrams (either way) are lost one time in ten.
+        lossy: HashSet<usize>,
+        loss_rng: Rng,
     }
 
     fn addr(i: usize) -> SocketAddr {
@@ -1440,14 +1696,21 @@ mod tests {
 
     impl Sim {
         fn new(n: usize) -> Self {
+            Self::with(n, |_| false)
+        }
+
+        /// `n` nodes; those for which `ferrolb` holds run with fast failure detection.
+        fn with(n: usize, ferrolb: impl Fn(usize) -> bool) -> Self {
             let now = Instant::now();
             let nodes = (0..n)
                 .map(|i| {
-                    Memberlist::new(
-                        Config::metallb(&format!("node{i}"), addr(i).ip(), false),
-                        now,
-                        i as u64 + 1,
-                    )
+                    let name = format!("node{i}");
+                    let cfg = if ferrolb(i) {
+                        Config::ferrolb(&name, addr(i).ip(), false)
+                    } else {
+                        Config::metallb(&name, addr(i).ip(), false)
+                    };
+                    Memberlist::new(cfg, now, i as u64 + 1)
                 })
                 .collect();
             Sim {
@@ -1457,6 +1720,9 @@ mod tests {
                 crashed: HashSet::new(),
                 udp_blocked: HashSet::new(),
                 events: vec![Vec::new(); n],
+                watches: Vec::new(),
+                lossy: HashSet::new(),
+                loss_rng: Rng(99),
             }
         }
 
@@ -1476,6 +1742,11 @@ mod tests {
                             continue;
                         };
                         if self.udp_blocked.contains(&dst) || self.udp_blocked.contains(&src) {
+                            continue;
+                        }
+                        if (self.lossy.contains(&dst) || self.lossy.contains(&src))
+                            && self.loss_rng.below(10) == 0
+                        {
                             continue;
                         }
                         let out = self.nodes[dst]
@@ -1502,7 +1773,8 @@ mod tests {
                         to, seq, payload, ..
                     } => {
                         if self.index(to).is_some_and(|d| self.crashed.contains(&d)) {
-                            self.nodes[src].handle_tcp_ping_refused(self.now, seq);
+                            let out = self.nodes[src].handle_tcp_ping_refused(self.now, seq);
+                            queue.extend(out.into_iter().map(|a| (src, a)));
                             continue;
                         }
                         let reply =
@@ -1515,11 +1787,38 @@ mod tests {
                                 });
                         let reply =
                             reply.map(|r| decode_stream(&r).unwrap().expect("complete ack"));
-                        self.nodes[src].handle_tcp_ping_reply(seq, reply);
+                        self.nodes[src].handle_tcp_ping_reply(self.now, seq, reply);
+                    }
+                    Action::Watch { node, to, id, .. } => {
+                        let dst = self.index(to).filter(|d| !self.down.contains(d));
+                        self.watches.retain(|w| !(w.0 == src && w.2 == node));
+                        match dst {
+                            Some(dst) => self.watches.push((src, dst, node, id)),
+                            None => {
+                                let out = self.nodes[src].handle_watch_closed(self.now, &node, id);
+                                queue.extend(out.into_iter().map(|a| (src, a)));
+                            }
+                        }
+                    }
+                    Action::Unwatch { node } => {
+                        self.watches.retain(|w| !(w.0 == src && w.2 == node));
                     }
                 }
             }
             self.collect();
+        }
+
+        /// Node `i`'s process dies: its port refuses, and its kernel closes the watch
+        /// connections others hold to it.
+        fn crash(&mut self, i: usize) {
+            self.down.insert(i);
+            self.crashed.insert(i);
+            let closed: Vec<_> = self.watches.iter().filter(|w| w.1 == i).cloned().collect();
+            self.watches.retain(|w| w.1 != i && w.0 != i);
+            for (src, _, node, id) in closed {
+                let out = self.nodes[src].handle_watch_closed(self.now, &node, id);
+                self.perform(src, out);
+            }
         }
 
         fn collect(&mut self) {
@@ -1630,6 +1929,88 @@ mod tests {
         }
     }
 
+    fn logs_of(sim: &mut Sim, i: usize) -> Vec<String> {
+        sim.nodes[i].take_logs()
+    }
+
+    #[test]
+    fn ferrolb_nodes_advertise_the_watch_feature_in_their_meta() {
+        let mut sim = Sim::with(2, |i| i == 1);
+        sim.join_all();
+        sim.run(Duration::from_secs(1));
+        let metas: Vec<_> = sim.nodes[0].nodes().iter().map(|n| (n.name.clone(), n.meta.clone())).collect();
+        assert!(metas.contains(&("node0".into(), None)), "{metas:?}");
+        assert!(metas.contains(&("node1".into(), Some(b"ferrolb/1 watch".to_vec()))), "{metas:?}");
+    }
+
+    #[test]
+    fn ferrolb_nodes_find_a_crashed_peer_through_its_closed_watch_at_once() {
+        let mut sim = Sim::with(3, |_| true);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        assert_eq!(sim.watches.iter().filter(|w| w.1 == 2).count(), 2, "{:?}", sim.watches);
+        sim.crash(2);
+        // No time passes: the closed watch, the refused dial and the dead message are all
+        // one chain of events.
+        for i in 0..2 {
+            sim.assert_dead_with_leave_event(i, "node2");
+        }
+        let logs: Vec<String> = (0..2).flat_map(|i| logs_of(&mut sim, i)).collect();
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("Marking node2 as failed, its watch connection closed and its TCP port refused")),
+            "{logs:#?}"
+        );
+        assert!(!logs.iter().any(|l| l.contains("Suspect node2")));
+    }
+
+    #[test]
+    fn ferrolb_nodes_find_a_silent_peer_by_heartbeats_before_any_suspicion_would() {
+        let mut sim = Sim::with(3, |_| true);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        sim.down.insert(2);
+        // 800 ms of missed heartbeats, 500 ms of confirmation, one heartbeat interval.
+        sim.run(Duration::from_millis(1410));
+        for i in 0..2 {
+            sim.assert_dead_with_leave_event(i, "node2");
+        }
+        let logs: Vec<String> = (0..2).flat_map(|i| logs_of(&mut sim, i)).collect();
+        assert!(logs.iter().any(|l| l.contains("Marking node2 as failed, no heartbeat ack for")), "{logs:#?}");
+    }
+
+    #[test]
+    fn a_peer_behind_a_lossy_link_is_never_declared_dead_by_heartbeats() {
+        let mut sim = Sim::with(3, |_| true);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        sim.lossy.insert(2);
+        sim.run(Duration::from_secs(60));
+        for i in 0..3 {
+            assert!(
+                !sim.events[i].iter().any(|e| matches!(e, Event::Leave(_))),
+                "node{i}: {:?}",
+                sim.events[i]
+            );
+        }
+    }
+
+    #[test]
+    fn a_go_peer_gets_no_heartbeats_and_hears_of_a_death_in_one_packet() {
+        // node0 speaks v0.1.7 only (a Go speaker); node1 and node2 are ferrolb.
+        let mut sim = Sim::with(3, |i| i != 0);
+        sim.join_all();
+        sim.run(Duration::from_secs(2));
+        for i in 1..3 {
+            let watched: Vec<&str> = sim.nodes[i].heartbeats.as_ref().unwrap().watched().collect();
+            assert!(!watched.contains(&"node0"), "node{i} watches {watched:?}");
+        }
+        assert!(sim.watches.iter().all(|w| w.1 != 0));
+        sim.crash(2);
+        // The Go side's own probe would take a second and a suspicion of 4 more.
+        sim.assert_dead_with_leave_event(0, "node2");
+    }
+
     #[test]
     fn a_crashed_node_whose_port_refuses_the_tcp_probe_is_dead_without_a_suspicion() {
         let mut sim = Sim::new(3);
@@ -1667,7 +2048,7 @@ mod tests {
         let mut out = Vec::new();
         n.probe_node(now, target, &mut out);
         let seq = n.probe.as_ref().unwrap().seq;
-        n.handle_tcp_ping_reply(seq, Some(StreamMessage::Ack(Ack { seq_no: seq, payload: None })));
+        n.handle_tcp_ping_reply(now, seq, Some(StreamMessage::Ack(Ack { seq_no: seq, payload: None })));
         n.handle_tcp_ping_refused(now, seq);
         assert!(n.nodes().iter().all(|m| m.state == MemberState::Alive));
     }

@@ -654,6 +654,24 @@ pub enum StreamMessage {
     Err(ErrResp),
     /// `userMsg` over TCP: header then the bytes.
     User(Vec<u8>),
+    /// ferrolb's watch request ([`WATCH_MSG`]): hold this connection open while alive.
+    Watch(Ping),
+}
+
+/// The type byte of ferrolb's watch request, a stream message only ferrolb speakers send, and
+/// only to peers whose node meta offers it (`memberlist::meta`); v0.1.7 has no type above 13.
+/// Its body is a `ping`'s: the node the watcher means (a node at a reused address refuses).
+pub const WATCH_MSG: u8 = 208;
+
+/// The plaintext watch request for `node`.
+pub fn encode_watch(node: &str) -> Vec<u8> {
+    let mut b = Message::Ping(Ping {
+        seq_no: 0,
+        node: node.to_string(),
+    })
+    .encode();
+    b[0] = WATCH_MSG;
+    b
 }
 
 /// Decodes a plaintext stream message, possibly wrapped in `compress`. `Ok(None)` means the
@@ -670,6 +688,14 @@ pub fn decode_stream(buf: &[u8]) -> Result<Option<StreamMessage>, WireError> {
 
 fn decode_stream_inner(buf: &[u8]) -> Result<StreamMessage, WireError> {
     let (&t, body) = buf.split_first().ok_or(WireError::Empty)?;
+    if t == WATCH_MSG {
+        let mut ping = vec![MessageType::Ping as u8];
+        ping.extend_from_slice(body);
+        return match Message::decode(&ping)? {
+            Message::Ping(p) => Ok(StreamMessage::Watch(p)),
+            _ => unreachable!("type byte was ping"),
+        };
+    }
     let ty = MessageType::from_u8(t).ok_or(WireError::UnknownType(t))?;
     if ty == MessageType::Compress {
         let (plain, _) = decompress_payload(body)?;
@@ -718,6 +744,20 @@ fn decode_stream_inner(buf: &[u8]) -> Result<StreamMessage, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_watch_request_decodes_from_the_stream_and_is_unknown_as_a_datagram() {
+        let w = encode_watch("node7");
+        assert_eq!(
+            decode_stream(&w).unwrap(),
+            Some(StreamMessage::Watch(Ping {
+                seq_no: 0,
+                node: "node7".into()
+            }))
+        );
+        assert_eq!(decode_stream(&w[..w.len() - 1]).unwrap(), None, "a prefix: read more");
+        assert!(matches!(Message::decode(&w), Err(WireError::UnknownType(WATCH_MSG))));
+    }
 
     fn alive() -> Alive {
         Alive {
