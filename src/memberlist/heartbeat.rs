@@ -90,7 +90,11 @@ pub enum Cause {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// A heartbeat: a `ping` to `node`, not piggybacking any gossip.
-    Ping { node: String, to: SocketAddr, seq: u32 },
+    Ping {
+        node: String,
+        to: SocketAddr,
+        seq: u32,
+    },
     /// Misses piled up: indirect pings through other members and a TCP ping, all with `seq`,
     /// the TCP one to give up at `deadline`.
     Confirm {
@@ -100,7 +104,11 @@ pub enum Step {
         deadline: Instant,
     },
     /// Open (and hold) a watch connection; report its end with `id`.
-    Watch { node: String, to: SocketAddr, id: u64 },
+    Watch {
+        node: String,
+        to: SocketAddr,
+        id: u64,
+    },
     /// Close the watch connection to `node`, if one is open.
     Unwatch { node: String },
     /// The watch connection ended: dial the port once (a TCP ping with `seq`).
@@ -442,7 +450,9 @@ mod tests {
         assert!(hb.set_targets(t0, &[target("b", 2)]).is_empty());
         let steps = hb.tick(t0);
         assert!(matches!(&steps[0], Step::Watch { node, id: 1, .. } if node == "b"));
-        assert!(matches!(&steps[1], Step::Ping { node, seq, .. } if node == "b" && is_heartbeat_seq(*seq)));
+        assert!(
+            matches!(&steps[1], Step::Ping { node, seq, .. } if node == "b" && is_heartbeat_seq(*seq))
+        );
     }
 
     #[test]
@@ -466,8 +476,16 @@ mod tests {
         assert!(dead(&steps).is_empty());
         let confirm = steps.iter().position(|s| matches!(s, Step::Confirm { .. }));
         assert!(confirm.is_some(), "confirm step after 800 ms");
-        let steps = run(&mut hb, t0 + Duration::from_millis(1290), Duration::from_millis(20), false);
-        assert_eq!(dead(&steps), [("b", &Cause::Silent(Duration::from_millis(1300)))]);
+        let steps = run(
+            &mut hb,
+            t0 + Duration::from_millis(1290),
+            Duration::from_millis(20),
+            false,
+        );
+        assert_eq!(
+            dead(&steps),
+            [("b", &Cause::Silent(Duration::from_millis(1300)))]
+        );
         // Forgotten: no more heartbeats to a dead peer.
         assert!(hb.tick(t0 + Duration::from_secs(3)).is_empty());
     }
@@ -487,7 +505,12 @@ mod tests {
             .expect("confirming");
         // The relayed (indirect) ack arrives.
         assert!(hb.on_ack(t0 + Duration::from_millis(950), seq));
-        let steps = run(&mut hb, t0 + Duration::from_millis(950), Duration::from_millis(500), true);
+        let steps = run(
+            &mut hb,
+            t0 + Duration::from_millis(950),
+            Duration::from_millis(500),
+            true,
+        );
         assert!(dead(&steps).is_empty());
     }
 
@@ -499,7 +522,12 @@ mod tests {
         let first = pings(&hb.tick(t0))[0];
         run(&mut hb, t0, Duration::from_millis(1000), false);
         assert!(hb.on_ack(t0 + Duration::from_millis(1000), first));
-        let steps = run(&mut hb, t0 + Duration::from_millis(1000), Duration::from_millis(400), true);
+        let steps = run(
+            &mut hb,
+            t0 + Duration::from_millis(1000),
+            Duration::from_millis(400),
+            true,
+        );
         assert!(dead(&steps).is_empty());
     }
 
@@ -549,7 +577,10 @@ mod tests {
         assert!(hb.on_watch_closed(t0, "b", 1).is_empty());
         assert!(hb.on_ack(t0 + Duration::from_millis(1), seq));
         let steps = hb.tick(t0 + Duration::from_millis(10));
-        assert!(!steps.iter().any(|s| matches!(s, Step::Watch { .. })), "not in a loop");
+        assert!(
+            !steps.iter().any(|s| matches!(s, Step::Watch { .. })),
+            "not in a loop"
+        );
         let steps = hb.tick(t0 + REWATCH + Duration::from_millis(10));
         assert!(steps.iter().any(|s| matches!(s, Step::Watch { id: 2, .. })));
     }
@@ -564,7 +595,10 @@ mod tests {
             panic!()
         };
         hb.on_unanswered(t0 + PORT_CHECK, seq);
-        assert!(hb.on_refused(seq).is_empty(), "a late refusal of a finished dial");
+        assert!(
+            hb.on_refused(seq).is_empty(),
+            "a late refusal of a finished dial"
+        );
         let t = t0 + PORT_CHECK + REWATCH;
         assert!(hb.tick(t).iter().any(|s| matches!(s, Step::Watch { .. })));
     }

@@ -151,7 +151,12 @@ impl Node {
     }
 
     pub fn lines(&self) -> Vec<Value> {
-        self.out.lock().unwrap().iter().map(|(_, v)| v.clone()).collect()
+        self.out
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// The lines with the wall-clock time each was read (Unix seconds).

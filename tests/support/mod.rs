@@ -482,6 +482,20 @@ impl Topology {
         }
     }
 
+    /// Creates the named namespaces (`nodeI` / `clientI`, those missing), for tests that
+    /// keep to names of their own instead of node1..N.
+    pub fn add(names: &[&str]) -> Topology {
+        static LOCK: Mutex<()> = Mutex::new(());
+        let lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        require_root();
+        require_tool("ip");
+        let out = run_ok(Command::new(script("netns")).arg("add").args(names));
+        Topology {
+            created: out.lines().map(str::to_string).collect(),
+            _lock: lock,
+        }
+    }
+
     /// The namespaces this guard created.
     pub fn created(&self) -> &[String] {
         &self.created
