@@ -93,6 +93,36 @@ fn check_reads_a_bare_payload_from_stdin() {
     assert!(out.contains("--> <stdin>:5:16"), "{out}");
 }
 
+/// `ferrolb check --only-data --output json -` with `payload` on stdin.
+fn check_json_stdin(payload: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .args(["check", "--only-data", "--output", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn check_json_counts_ipv6_pools_of_a_64_and_wider_without_a_panic() {
+    // Found from outside: v0.9 accepts these; the JSON writer used to panic ("number out of
+    // range", exit 101) on any count past u64.
+    let o = check_json_stdin("address-pools:\n- name: v6\n  protocol: layer2\n  addresses:\n  - 2001:db8::/64\n");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["pools"][0]["addresses"], "18446744073709551616");
+    let o = check_json_stdin(
+        "address-pools:\n- name: all\n  protocol: layer2\n  addresses: ['::/0']\n- name: v4\n  protocol: bgp\n  addresses: [0.0.0.0/0]\n",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["pools"][0]["addresses"], "340282366920938463463374607431768211456");
+    assert_eq!(v["pools"][1]["addresses"], 4294967296u64);
+}
+
 #[test]
 fn check_exits_2_on_unreadable_input_or_no_configmap() {
     let o = ferrolb(&["check", "does/not/exist.yaml"], &[]);

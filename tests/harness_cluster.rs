@@ -60,11 +60,8 @@ fn v093_namespace_and_rbac_objects_are_applied_unchanged() {
     );
     // Every extracted document is byte-for-byte a document of metallb.yaml.
     let upstream = std::fs::read_to_string(
-        support::repo_root().join("../shared/upstream/metallb-v0.9.3/manifests/metallb.yaml"),
+        support::repo_root().join("compat/upstream/metallb-v0.9.3/manifests/metallb.yaml"),
     )
-    .or_else(|_| {
-        std::fs::read_to_string("/work/shared/upstream/metallb-v0.9.3/manifests/metallb.yaml")
-    })
     .expect("read upstream metallb.yaml");
     let docs: Vec<&str> = upstream.split("---\n").map(str::trim).collect();
     for doc in objects.split("---\n").skip(1) {

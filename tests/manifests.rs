@@ -1,5 +1,5 @@
 //! `manifests/v0.9/` is MetalLB v0.9.3's own manifest with the two `image:` lines changed, and
-//! nothing else (DESIGN.md, promise 1): compared with `../shared/upstream/metallb-v0.9.3/manifests/`
+//! nothing else (DESIGN.md, promise 1): compared with `compat/upstream/metallb-v0.9.3/manifests/`
 //! line by line AND as parsed YAML documents. The Kubernetes >= 1.25 variant is that file without
 //! its two PodSecurityPolicy objects (the API was removed in 1.25), and nothing else.
 
@@ -16,17 +16,14 @@ fn ours(name: &str) -> String {
 }
 
 fn upstream(name: &str) -> String {
-    let rel = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/upstream/metallb-v0.9.3/manifests")
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("compat/upstream/metallb-v0.9.3/manifests")
         .join(name);
-    let abs = PathBuf::from("/work/shared/upstream/metallb-v0.9.3/manifests").join(name);
-    std::fs::read_to_string(&rel)
-        .or_else(|_| std::fs::read_to_string(&abs))
+    std::fs::read_to_string(&p)
         .unwrap_or_else(|e| {
             panic!(
-                "upstream manifest {name} must exist at {} or {}: {e}",
-                rel.display(),
-                abs.display()
+                "upstream manifest {name} must exist at {}: {e}",
+                p.display()
             )
         })
 }

@@ -1,5 +1,5 @@
 //! Every object `ferrolb migrate` generates validates against the openAPIV3Schema of the real
-//! MetalLB v0.14.9 CRDs (`../shared/upstream/metallb-v0.14.9/crds/`).
+//! MetalLB v0.14.9 CRDs (`compat/upstream/metallb-v0.14.9/crds/`).
 //!
 //! The CRD schemas are OpenAPI v3 structural schemas. They become JSON Schema by dropping the
 //! `x-kubernetes-*` extensions, and by adding what the API server does on top: fields a schema

@@ -39,10 +39,79 @@ pub struct CheckArgs {
     pub output: Output,
 }
 
-/// Number of addresses in a CIDR (IPv6 pools can exceed u64).
-pub fn cidr_size(c: &IpNet) -> u128 {
-    let host_bits = (c.max_prefix_len() - c.prefix_len()) as u32;
-    if host_bits >= 128 { u128::MAX } else { 1u128 << host_bits }
+/// The exact number of addresses in a pool: `carry` × 2¹²⁸ + `low`. IPv6 pools go past u64
+/// at /64 and past u128 at `::/0` (2¹²⁸ addresses) or two /1s, all of which v0.9 accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AddressCount {
+    carry: u32,
+    low: u128,
+}
+
+impl AddressCount {
+    pub fn of(cidrs: &[IpNet]) -> Self {
+        cidrs.iter().fold(AddressCount::default(), |acc, c| {
+            let host_bits = u32::from(c.max_prefix_len() - c.prefix_len());
+            let (carry, size) = if host_bits >= 128 { (1, 0) } else { (0, 1u128 << host_bits) };
+            let (low, over) = acc.low.overflowing_add(size);
+            AddressCount {
+                carry: acc.carry.saturating_add(carry).saturating_add(u32::from(over)),
+                low,
+            }
+        })
+    }
+
+    /// A JSON number where one is portable (up to u64), else the exact decimal string.
+    pub fn to_json(self) -> Value {
+        match u64::try_from(self.low) {
+            Ok(n) if self.carry == 0 => Value::from(n),
+            _ => Value::from(self.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for AddressCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.carry == 0 {
+            return write!(f, "{}", self.low);
+        }
+        // carry × 2^128 + low in decimal, digit by digit (least significant first).
+        const TWO_128: &str = "340282366920938463463374607431768211456";
+        let scaled = mul_decimal(TWO_128, self.carry);
+        f.write_str(&add_decimal(&scaled, &self.low.to_string()))
+    }
+}
+
+fn mul_decimal(a: &str, m: u32) -> String {
+    let mut out = Vec::new();
+    let mut carry: u64 = 0;
+    for d in a.bytes().rev() {
+        let v = u64::from(d - b'0') * u64::from(m) + carry;
+        out.push(b'0' + (v % 10) as u8);
+        carry = v / 10;
+    }
+    while carry > 0 {
+        out.push(b'0' + (carry % 10) as u8);
+        carry /= 10;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("decimal digits are ASCII")
+}
+
+fn add_decimal(a: &str, b: &str) -> String {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut out = Vec::new();
+    let mut carry = 0u8;
+    for i in 0..a.len().max(b.len()) {
+        let digit = |s: &[u8]| if i < s.len() { s[s.len() - 1 - i] - b'0' } else { 0 };
+        let v = digit(a) + digit(b) + carry;
+        out.push(b'0' + v % 10);
+        carry = v / 10;
+    }
+    if carry > 0 {
+        out.push(b'0' + carry);
+    }
+    out.reverse();
+    String::from_utf8(out).expect("decimal digits are ASCII")
 }
 
 fn read_input(file: &str) -> Result<(String, String), String> {
@@ -142,7 +211,7 @@ fn summary(display: &str, payload: Option<&manifest::Payload>, cfg: &Config) -> 
     }
     out += &format!("address pools: {}\n", cfg.pools.len());
     for p in &cfg.pools {
-        let total: u128 = p.cidrs.iter().map(cidr_size).fold(0u128, |a, b| a.saturating_add(b));
+        let total = AddressCount::of(&p.cidrs);
         out += &format!(
             "  {}  protocol={}  addresses={}  auto-assign={}  avoid-buggy-ips={}\n",
             p.name, p.protocol, total, p.auto_assign, p.avoid_buggy_ips
@@ -193,7 +262,7 @@ fn report_json(cfg: Option<&Config>, error: Option<&str>, pos: Option<Mark>, dis
                     "name": p.name,
                     "protocol": p.protocol.as_str(),
                     "cidrs": p.cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-                    "addresses": p.cidrs.iter().map(cidr_size).fold(0u128, |a, b| a.saturating_add(b)),
+                    "addresses": AddressCount::of(&p.cidrs).to_json(),
                     "auto_assign": p.auto_assign,
                     "avoid_buggy_ips": p.avoid_buggy_ips,
                     "bgp_advertisements": p.bgp_advertisements.iter().map(|a| json!({
@@ -229,4 +298,31 @@ fn report_json(cfg: Option<&Config>, error: Option<&str>, pos: Option<Mark>, dis
         "pools": pools,
         "peers": peers,
     })
+}
+
+#[cfg(test)]
+mod address_count_tests {
+    use super::*;
+
+    fn count(cidrs: &[&str]) -> AddressCount {
+        let v: Vec<IpNet> = cidrs.iter().map(|c| c.parse().unwrap()).collect();
+        AddressCount::of(&v)
+    }
+
+    #[test]
+    fn pool_sizes_are_exact_from_one_address_to_the_whole_ipv6_space() {
+        assert_eq!(count(&["192.0.2.0/24"]).to_string(), "256");
+        assert_eq!(count(&["2001:db8::/64"]).to_string(), "18446744073709551616");
+        assert_eq!(count(&["::/0"]).to_string(), "340282366920938463463374607431768211456");
+        assert_eq!(count(&["::/1", "8000::/1"]).to_string(), "340282366920938463463374607431768211456");
+        assert_eq!(count(&["::/0", "0.0.0.0/0"]).to_string(), "340282366920938463463374607436063178752");
+        assert_eq!(count(&[]).to_string(), "0");
+    }
+
+    #[test]
+    fn json_gives_a_number_up_to_u64_and_the_exact_string_beyond() {
+        assert_eq!(count(&["0.0.0.0/0"]).to_json(), serde_json::json!(4294967296u64));
+        assert_eq!(count(&["2001:db8::/65"]).to_json(), serde_json::json!(9223372036854775808u64));
+        assert_eq!(count(&["2001:db8::/64"]).to_json(), serde_json::json!("18446744073709551616"));
+    }
 }

@@ -93,8 +93,16 @@ impl SpeakerArgs {
             ml_namespace: pick(&self.ml_namespace, "METALLB_ML_NAMESPACE"),
             ml_secret_key: pick(&self.ml_secret_key, "METALLB_ML_SECRET_KEY"),
             node_name: pick(&self.node_name, "METALLB_NODE_NAME"),
+            ml_fast_detection_off: !fast_detection(env("FERROLB_ML_FAST_DETECTION").as_deref()),
         }
     }
+}
+
+/// `FERROLB_ML_FAST_DETECTION`: ferrolb's watch connections and heartbeats between ferrolb
+/// speakers (`memberlist::heartbeat`) are on unless it says `false`, `0` or `off`, Go's
+/// `strconv.ParseBool` falsy spellings included.
+fn fast_detection(v: Option<&str>) -> bool {
+    !matches!(v.map(str::trim), Some("false" | "0" | "off" | "f" | "F" | "FALSE" | "False" | "OFF" | "Off"))
 }
 
 /// The speaker's effective settings after env defaults.
@@ -109,11 +117,28 @@ pub struct SpeakerSettings {
     pub ml_namespace: String,
     pub ml_secret_key: String,
     pub node_name: String,
+    /// `FERROLB_ML_FAST_DETECTION` said off (ferrolb only; default: on).
+    pub ml_fast_detection_off: bool,
 }
 
 impl SpeakerSettings {
     /// Memberlist is on iff bind address, labels and namespace are all set (spec §4.3).
     pub fn memberlist_enabled(&self) -> bool {
         !self.ml_bindaddr.is_empty() && !self.ml_labels.is_empty() && !self.ml_namespace.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_detection_is_on_unless_the_env_says_off_in_a_go_spelling() {
+        for off in ["false", "0", "off", "F", "FALSE", " false "] {
+            assert!(!fast_detection(Some(off)), "{off:?}");
+        }
+        for on in [None, Some(""), Some("true"), Some("1"), Some("yes")] {
+            assert!(fast_detection(on), "{on:?}");
+        }
     }
 }

@@ -8,9 +8,12 @@
 //! * **Watch connections: process death.** Each speaker keeps one idle TCP connection open to
 //!   the memberlist port of each peer it watches. When the peer's process dies, its kernel
 //!   closes the socket at once (FIN or RST). The watcher then dials the port again: *refused*
-//!   means nothing listens there any more, and the peer is declared dead at once. A dial that
-//!   connects or times out proves nothing (a reset by the network, a host that is down), so the
-//!   heartbeats decide.
+//!   means nothing listens there any more, and the peer is declared dead at once. A process in
+//!   the middle of its exit may still accept the dial and then reset it (its listening socket
+//!   closes a few milliseconds after the others), so a dial that ends without an ack is
+//!   repeated every [`PORT_RETRY`] until it is refused, answered, or [`PORT_CHECK`] has
+//!   passed. A dial that is answered, or that times out, proves nothing (a reset by the
+//!   network, a host that is down), and the heartbeats decide.
 //! * **Heartbeats: node loss.** Each speaker pings the peers it watches every
 //!   [`HeartbeatConfig::interval`] (100 ms: a ping and an ack are ~100-byte datagrams, 20
 //!   packets a second per watched peer). After [`HeartbeatConfig::miss_window`] without an
@@ -132,12 +135,22 @@ struct Peer {
     watch: Option<u64>,
     /// When to (re)open the watch connection, while none is open.
     watch_at: Option<Instant>,
+    /// The dials after a watch ended: until when they may go on, and when the next one goes.
+    port_check: Option<PortCheck>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PortCheck {
+    until: Instant,
+    next: Option<Instant>,
 }
 
 /// How long to wait before reopening a watch that ended without a verdict.
 const REWATCH: Duration = Duration::from_secs(1);
-/// The dial after a watch ended: the same budget as a probe's.
-const PORT_CHECK: Duration = Duration::from_millis(500);
+/// The dials after a watch ended: the same budget as a probe's.
+pub const PORT_CHECK: Duration = Duration::from_millis(500);
+/// The pause between two such dials.
+pub const PORT_RETRY: Duration = Duration::from_millis(20);
 
 /// The detector of one node.
 #[derive(Debug)]
@@ -203,6 +216,7 @@ impl Heartbeats {
                     confirm_until: None,
                     watch: None,
                     watch_at: Some(now),
+                    port_check: None,
                 },
             );
         }
@@ -239,6 +253,7 @@ impl Heartbeats {
         if let Some(p) = self.peers.get_mut(&node) {
             p.last_ack = now;
             p.confirm_until = None;
+            p.port_check = None;
             // A watch that ended while the port still answers (reset by the network, or a
             // peer that would not hold it): try again, but not in a loop.
             if p.watch.is_none() && p.watch_at.is_none() {
@@ -266,11 +281,20 @@ impl Heartbeats {
 
     /// A TCP ping with `seq` ended without an ack and without a refusal (timeout, reset).
     pub fn on_unanswered(&mut self, now: Instant, seq: u32) {
-        if let Some((node, _)) = self.inflight.remove(&seq)
-            && let Some(p) = self.peers.get_mut(&node)
-            && p.watch.is_none()
-            && p.watch_at.is_none()
-        {
+        let Some((node, _)) = self.inflight.remove(&seq) else {
+            return;
+        };
+        let Some(p) = self.peers.get_mut(&node) else {
+            return;
+        };
+        if let Some(c) = p.port_check.as_mut() {
+            if now + PORT_RETRY < c.until {
+                c.next = Some(now + PORT_RETRY);
+                return;
+            }
+            p.port_check = None;
+        }
+        if p.watch.is_none() && p.watch_at.is_none() {
             p.watch_at = Some(now + REWATCH);
         }
     }
@@ -281,15 +305,36 @@ impl Heartbeats {
             return Vec::new();
         };
         p.watch = None;
-        let to = p.to;
-        let deadline = now + PORT_CHECK;
+        p.port_check = Some(PortCheck {
+            until: now + PORT_CHECK,
+            next: Some(now),
+        });
+        let mut out = Vec::new();
+        self.dial_port(now, node, &mut out);
+        out
+    }
+
+    /// The next dial of a port check that is due.
+    fn dial_port(&mut self, now: Instant, node: &str, out: &mut Vec<Step>) {
+        let Some(p) = self.peers.get_mut(node) else {
+            return;
+        };
+        let Some(c) = p
+            .port_check
+            .as_mut()
+            .filter(|c| c.next.is_some_and(|t| t <= now))
+        else {
+            return;
+        };
+        c.next = None;
+        let (to, deadline) = (p.to, c.until);
         let seq = self.next_seq(node, deadline);
-        vec![Step::CheckPort {
+        out.push(Step::CheckPort {
             node: node.to_string(),
             to,
             seq,
             deadline,
-        }]
+        });
     }
 
     /// Runs the timers.
@@ -320,6 +365,7 @@ impl Heartbeats {
                     id: self.next_watch_id,
                 });
             }
+            self.dial_port(now, &node, &mut out);
             let p = &self.peers[&node];
             let (to, last_ack) = (p.to, p.last_ack);
             if let Some(until) = p.confirm_until {
@@ -366,6 +412,7 @@ impl Heartbeats {
                     Some(p.next_ping),
                     Some(p.confirm_until.unwrap_or(miss)),
                     p.watch_at,
+                    p.port_check.and_then(|c| c.next),
                 ]
             })
             .flatten()
@@ -583,6 +630,36 @@ mod tests {
         );
         let steps = hb.tick(t0 + REWATCH + Duration::from_millis(10));
         assert!(steps.iter().any(|s| matches!(s, Step::Watch { id: 2, .. })));
+    }
+
+    #[test]
+    fn a_dial_that_a_dying_process_resets_is_repeated_until_refused() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeats::new(HeartbeatConfig::default());
+        hb.set_targets(t0, &[target("b", 2)]);
+        hb.tick(t0);
+        let Step::CheckPort { seq, .. } = hb.on_watch_closed(t0, "b", 1)[0].clone() else {
+            panic!()
+        };
+        // Its listener still accepted, then the exit reset the connection.
+        let t1 = t0 + Duration::from_millis(2);
+        hb.on_unanswered(t1, seq);
+        assert_eq!(hb.next_deadline(), Some(t1 + PORT_RETRY));
+        let steps = hb.tick(t1 + PORT_RETRY);
+        let Some(Step::CheckPort { seq, .. }) = steps
+            .iter()
+            .find(|s| matches!(s, Step::CheckPort { .. }))
+            .cloned()
+        else {
+            panic!("{steps:?}")
+        };
+        assert_eq!(
+            hb.on_refused(seq),
+            [Step::Dead {
+                node: "b".into(),
+                cause: Cause::PortRefused
+            }]
+        );
     }
 
     #[test]

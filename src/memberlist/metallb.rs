@@ -108,6 +108,7 @@ impl SpeakerMemberlist {
         let (ip, port) = bind_of(settings)?;
         let mut cfg = MlConfig::new(&settings.node_name, ip);
         cfg.bind_port = port;
+        cfg.fast_failure_detection = !settings.ml_fast_detection_off;
         if !settings.ml_secret_key.is_empty() {
             cfg.secret = Some(settings.ml_secret_key.as_bytes().to_vec());
         }

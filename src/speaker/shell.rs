@@ -56,7 +56,7 @@ use super::protocol::Protocol;
 use crate::cli::daemon::SpeakerSettings;
 use crate::config::Protocol as Proto;
 use crate::election::{EndpointAddress, EndpointSubset, EndpointsView};
-use crate::k8s::configmap::{ConfigEvent, LogLine, on_configmap};
+use crate::k8s::configmap::{ConfigEvent, ConfigEventFilter, LogLine, on_configmap};
 use crate::k8s::events::Recorder;
 use crate::k8s::queue::WorkQueue;
 use crate::k8s::store::Store;
@@ -156,6 +156,9 @@ struct Shell {
     configmap: Store<ConfigMap>,
     nodes: Store<BTreeMap<String, String>>,
     configmap_key: String,
+    /// The first clean load of a (re)started speaker records no `ConfigLoaded`, as the
+    /// controller's does not: a rolling update from v0.9 writes no Event.
+    config_events: ConfigEventFilter,
     node_name: String,
     started: bool,
     events: mpsc::UnboundedSender<EventRequest>,
@@ -246,7 +249,7 @@ impl Shell {
                     self.metrics.client.config_loaded.set(1);
                 }
                 emit(&[("configmap", Field::from(self.configmap_key.as_str()))], &out.logs);
-                if let (Some(cm), Some(ev)) = (cm, out.event.clone()) {
+                if let (Some(cm), Some(ev)) = (cm, self.config_events.filter(out.event.clone())) {
                     let (warning, reason, message) = match ev {
                         ConfigEvent::Stale(t) => (true, "ConfigStale", t),
                         ConfigEvent::Loaded => (false, "ConfigLoaded", "config (re)loaded".to_string()),
@@ -379,6 +382,7 @@ async fn run_async(settings: &SpeakerSettings) -> i32 {
         configmap: Store::default(),
         nodes: Store::default(),
         configmap_key: format!("{namespace}/{}", settings.config),
+        config_events: ConfigEventFilter::default(),
         node_name: settings.node_name.clone(),
         started: false,
         events: events_tx,

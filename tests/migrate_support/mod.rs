@@ -10,14 +10,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A directory under `../shared/upstream`, which must exist (tests fail loudly without it).
+/// A directory under `compat/upstream` (MetalLB's own files, see its README).
 pub fn upstream(sub: &str) -> PathBuf {
-    let p = repo().join("../shared/upstream").join(sub);
-    assert!(
-        p.is_dir(),
-        "missing {}: the upstream test data must sit beside the repository",
-        p.display()
-    );
+    let p = repo().join("compat/upstream").join(sub);
+    assert!(p.is_dir(), "missing {}", p.display());
     p
 }
 
