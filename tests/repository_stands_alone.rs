@@ -33,7 +33,14 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn no_source_test_or_script_reads_outside_the_checkout() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut all = Vec::new();
-    for d in ["src", "tests", "scripts", "examples", "fuzz/fuzz_targets", ".ci"] {
+    for d in [
+        "src",
+        "tests",
+        "scripts",
+        "examples",
+        "fuzz/fuzz_targets",
+        ".ci",
+    ] {
         files(&root.join(d), &mut all);
     }
     assert!(all.len() > 50, "walked only {} files", all.len());
@@ -49,7 +56,11 @@ fn no_source_test_or_script_reads_outside_the_checkout() {
             }
         }
     }
-    assert!(hits.is_empty(), "reads outside the checkout:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "reads outside the checkout:\n{}",
+        hits.join("\n")
+    );
 }
 
 #[test]

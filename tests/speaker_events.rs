@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use speaker_support::{GOOD, NODES, Namespaces};
-use support::{Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, serial, wait_for};
+use support::{Cluster, InCluster, InClusterOpts, METALLB_NS, Topology, cluster, serial, wait_for};
 
 /// A ConfigMap of this test's own, so no other suite's Events are on it.
 const CONFIGMAP: &str = "speaker-events";
@@ -58,7 +58,12 @@ fn start(c: &std::sync::Arc<Cluster>) -> InCluster {
         c,
         "speaker",
         &opts,
-        &[env!("CARGO_BIN_EXE_ferrolb"), "speaker", "--port=7472", &config],
+        &[
+            env!("CARGO_BIN_EXE_ferrolb"),
+            "speaker",
+            "--port=7472",
+            &config,
+        ],
     );
     s.wait_json(Duration::from_secs(30), "configLoaded", |v| {
         v["event"] == "configLoaded"
@@ -71,11 +76,16 @@ fn a_started_or_restarted_speaker_writes_no_event_and_a_reload_writes_config_loa
     let _serial = serial();
     let c = cluster();
     let _topo = Namespaces::up();
+    let _node = c.node(NODES[0], &Topology::addr(NODES[0], "v4"));
     let _cfg = config(&c, GOOD);
     let first = start(&c);
     // The Event task writes within milliseconds; give a wrong Event time to show up.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(speaker_events(&c), vec![], "the first, clean load writes no Event");
+    assert_eq!(
+        speaker_events(&c),
+        vec![],
+        "the first, clean load writes no Event"
+    );
     drop(first);
     let mut again = start(&c);
     std::thread::sleep(Duration::from_secs(2));

@@ -814,9 +814,10 @@ impl Memberlist {
             match step {
                 Step::Ping { node, to, seq } => {
                     // Not through send_msg: heartbeats must not use up the gossip queue's
-                    // transmits on ferrolb peers, or Go peers would hear less of it.
-                    let ping = Message::Ping(Ping { seq_no: seq, node }).encode();
-                    self.raw_send(to, None, ping, out);
+                    // transmits on ferrolb peers, or Go peers would hear less of it. Not
+                    // through raw_send either: LZW never shortens a 30-byte ping.
+                    let payload = Message::Ping(Ping { seq_no: seq, node }).encode();
+                    out.push(Action::SendPacket { to, payload });
                 }
                 Step::Confirm {
                     node,
