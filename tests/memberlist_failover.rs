@@ -267,7 +267,28 @@ fn neither_a_cpu_starved_peer_nor_one_behind_a_lossy_link_is_declared_dead_in_a_
             .collect();
         assert!(leaves.is_empty(), "{} saw members go: {leaves:?}", n.name);
     }
-    assert!(!any_log(&all, "as failed"), "no member was declared dead");
+    let verdicts: Vec<String> = all
+        .iter()
+        .flat_map(|n| {
+            n.lines()
+                .into_iter()
+                .filter_map(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_string))
+                .filter(|m| {
+                    m.contains("as failed")
+                        || m.contains("Failed heartbeats")
+                        || m.contains("Suspect")
+                })
+                .map(|m| format!("{}: {m}", n.name))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    println!("confirmations and suspicions: {verdicts:#?}");
+    // v0.1.7's own SWIM may suspect the lossy peer ("Suspect node40 has failed, no acks
+    // received"), which it then refutes; a verdict is "Marking <node> as failed".
+    assert!(
+        !verdicts.iter().any(|v| v.contains("Marking ")),
+        "no member was declared dead: {verdicts:#?}"
+    );
     converge(&all, &names, Duration::ZERO);
 }
 
