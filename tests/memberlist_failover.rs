@@ -199,16 +199,14 @@ impl Drop for Starved {
     }
 }
 
-/// 10 % of the datagrams and segments into and out of `ns` dropped (nftables `numgen`; this
-/// kernel has no netem). The table goes with the namespace.
-fn lossy(ns: &str) {
-    let rules = "table inet flbloss {
-        chain input { type filter hook input priority 0; numgen random mod 10 == 0 counter drop; }
-        chain output { type filter hook output priority 0; numgen random mod 10 == 0 counter drop; }
-    }";
+/// Loads nftables `rules` (one table) into namespace `ns`; the table goes with the namespace.
+fn nft_load(ns: &str, rules: &str) {
+    let path = std::env::temp_dir().join(format!("ferrolb-nft-{}.txt", std::process::id()));
+    std::fs::write(&path, rules).expect("write the nft rules");
     let out = run(Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin_str(rules));
+        .args(["netns", "exec", ns, "nft", "-f"])
+        .arg(&path));
+    let _ = std::fs::remove_file(&path);
     assert!(
         out.status.success(),
         "nft: {}",
@@ -216,28 +214,27 @@ fn lossy(ns: &str) {
     );
 }
 
-/// Packets the loss rules of `ns` dropped so far.
-fn dropped(ns: &str) -> u64 {
-    let out = run_ok(Command::new("ip").args([
-        "netns", "exec", ns, "nft", "list", "table", "inet", "flbloss",
-    ]));
+/// The packets counted by the `counter`s of table `inet <table>` in `ns`, added up.
+fn nft_counted(ns: &str, table: &str) -> u64 {
+    let out = run_ok(
+        Command::new("ip").args(["netns", "exec", ns, "nft", "list", "table", "inet", table]),
+    );
     out.split("counter packets ")
         .skip(1)
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
 }
 
-trait StdinStr {
-    fn stdin_str(&mut self, input: &str) -> &mut Self;
-}
-
-impl StdinStr for Command {
-    /// Feeds `input` through a temporary file (run() waits for output, not for a pipe writer).
-    fn stdin_str(&mut self, input: &str) -> &mut Self {
-        let path = std::env::temp_dir().join(format!("ferrolb-nft-{}.txt", std::process::id()));
-        std::fs::write(&path, input).expect("write the nft rules");
-        self.stdin(std::fs::File::open(&path).expect("open the nft rules"))
-    }
+/// 10 % of the datagrams and segments into and out of `ns` dropped (nftables `numgen`; this
+/// kernel has no netem).
+fn lossy(ns: &str) {
+    nft_load(
+        ns,
+        "table inet flbloss {
+        chain input { type filter hook input priority 0; numgen random mod 10 == 0 counter drop; }
+        chain output { type filter hook output priority 0; numgen random mod 10 == 0 counter drop; }
+    }",
+    );
 }
 
 #[test]
@@ -252,7 +249,7 @@ fn neither_a_cpu_starved_peer_nor_one_behind_a_lossy_link_is_declared_dead_in_a_
     std::thread::sleep(Duration::from_secs(60));
     let all: Vec<&Node> = nodes.iter().collect();
     let throttled = starved.throttled();
-    let lost = dropped("node40");
+    let lost = nft_counted("node40", "flbloss");
     println!("a minute: node39 throttled in {throttled} periods, {lost} packets of node40 dropped");
     assert!(
         throttled > 100,
@@ -292,29 +289,18 @@ fn neither_a_cpu_starved_peer_nor_one_behind_a_lossy_link_is_declared_dead_in_a_
     converge(&all, &names, Duration::ZERO);
 }
 
-/// UDP datagrams to the memberlist port of `ns` so far (an nftables counter).
+/// Counts the UDP datagrams to the memberlist port of `ns` from now on ([`udp_in`]).
 fn count_udp_in(ns: &str) {
-    let rules = "table inet flbcount {
+    nft_load(
+        ns,
+        "table inet flbcount {
         chain input { type filter hook input priority 0; udp dport 7946 counter; }
-    }";
-    let out = run(Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin_str(rules));
-    assert!(
-        out.status.success(),
-        "nft: {}",
-        String::from_utf8_lossy(&out.stderr)
+    }",
     );
 }
 
 fn udp_in(ns: &str) -> u64 {
-    let out = run_ok(Command::new("ip").args([
-        "netns", "exec", ns, "nft", "list", "table", "inet", "flbcount",
-    ]));
-    out.split("counter packets ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    nft_counted(ns, "flbcount")
 }
 
 #[test]

@@ -438,6 +438,25 @@ mod tests {
         }
     }
 
+    /// A detector watching "b" since `t0`.
+    fn watching_b(t0: Instant) -> Heartbeats {
+        let mut hb = Heartbeats::new(HeartbeatConfig::default());
+        hb.set_targets(t0, &[target("b", 2)]);
+        hb
+    }
+
+    /// [`watching_b`] whose watch connection (id 1) ended at `t0`: the first dial's seq.
+    fn closed_watch(t0: Instant) -> (Heartbeats, u32) {
+        let mut hb = watching_b(t0);
+        hb.tick(t0);
+        let steps = hb.on_watch_closed(t0, "b", 1);
+        let Some(Step::CheckPort { seq, to, .. }) = steps.first().cloned() else {
+            panic!("no dial: {steps:?}")
+        };
+        assert_eq!(to, addr(2));
+        (hb, seq)
+    }
+
     fn pings(steps: &[Step]) -> Vec<u32> {
         steps
             .iter()
@@ -508,8 +527,7 @@ mod tests {
     #[test]
     fn a_peer_that_acks_is_never_declared_dead() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
+        let mut hb = watching_b(t0);
         let steps = run(&mut hb, t0, Duration::from_secs(10), true);
         assert!(dead(&steps).is_empty());
         assert!(!steps.iter().any(|s| matches!(s, Step::Confirm { .. })));
@@ -520,8 +538,7 @@ mod tests {
     #[test]
     fn a_silent_peer_is_confirmed_then_dead_after_miss_window_plus_confirm() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
+        let mut hb = watching_b(t0);
         let steps = run(&mut hb, t0, Duration::from_millis(1290), false);
         assert!(dead(&steps).is_empty());
         let confirm = steps.iter().position(|s| matches!(s, Step::Confirm { .. }));
@@ -543,8 +560,7 @@ mod tests {
     #[test]
     fn an_ack_during_the_confirmation_saves_the_peer() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
+        let mut hb = watching_b(t0);
         let steps = run(&mut hb, t0, Duration::from_millis(900), false);
         let seq = steps
             .iter()
@@ -567,8 +583,7 @@ mod tests {
     #[test]
     fn a_late_ack_for_an_old_heartbeat_still_counts() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
+        let mut hb = watching_b(t0);
         let first = pings(&hb.tick(t0))[0];
         run(&mut hb, t0, Duration::from_millis(1000), false);
         assert!(hb.on_ack(t0 + Duration::from_millis(1000), first));
@@ -584,8 +599,7 @@ mod tests {
     #[test]
     fn a_watcher_that_did_not_run_forgets_its_misses() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
+        let mut hb = watching_b(t0);
         hb.tick(t0);
         // Starved for 2 s: the acks may be sitting unread in the socket.
         let steps = hb.tick(t0 + Duration::from_secs(2));
@@ -596,14 +610,7 @@ mod tests {
     #[test]
     fn a_closed_watch_then_a_refused_dial_is_death_at_once() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
-        hb.tick(t0);
-        let steps = hb.on_watch_closed(t0, "b", 1);
-        let Step::CheckPort { seq, to, .. } = steps[0].clone() else {
-            panic!("{steps:?}")
-        };
-        assert_eq!(to, addr(2));
+        let (mut hb, seq) = closed_watch(t0);
         assert_eq!(
             hb.on_refused(seq),
             [Step::Dead {
@@ -617,12 +624,7 @@ mod tests {
     #[test]
     fn a_closed_watch_to_a_live_port_is_reopened() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
-        hb.tick(t0);
-        let Step::CheckPort { seq, .. } = hb.on_watch_closed(t0, "b", 1)[0].clone() else {
-            panic!()
-        };
+        let (mut hb, seq) = closed_watch(t0);
         // A stale close of an older connection changes nothing.
         assert!(hb.on_watch_closed(t0, "b", 1).is_empty());
         assert!(hb.on_ack(t0 + Duration::from_millis(1), seq));
@@ -638,12 +640,7 @@ mod tests {
     #[test]
     fn a_dial_that_a_dying_process_resets_is_repeated_until_refused() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
-        hb.tick(t0);
-        let Step::CheckPort { seq, .. } = hb.on_watch_closed(t0, "b", 1)[0].clone() else {
-            panic!()
-        };
+        let (mut hb, seq) = closed_watch(t0);
         // Its listener still accepted, then the exit reset the connection.
         let t1 = t0 + Duration::from_millis(2);
         hb.on_unanswered(t1, seq);
@@ -668,12 +665,7 @@ mod tests {
     #[test]
     fn a_dial_that_times_out_decides_nothing_and_retries_the_watch_later() {
         let t0 = Instant::now();
-        let mut hb = Heartbeats::new(HeartbeatConfig::default());
-        hb.set_targets(t0, &[target("b", 2)]);
-        hb.tick(t0);
-        let Step::CheckPort { seq, .. } = hb.on_watch_closed(t0, "b", 1)[0].clone() else {
-            panic!()
-        };
+        let (mut hb, seq) = closed_watch(t0);
         hb.on_unanswered(t0 + PORT_CHECK, seq);
         assert!(
             hb.on_refused(seq).is_empty(),

@@ -1930,8 +1930,9 @@ mod tests {
         }
     }
 
-    fn logs_of(sim: &mut Sim, i: usize) -> Vec<String> {
-        sim.nodes[i].take_logs()
+    /// The memberlist log lines of `nodes` since the last call.
+    fn logs_of(sim: &mut Sim, nodes: std::ops::Range<usize>) -> Vec<String> {
+        nodes.flat_map(|i| sim.nodes[i].take_logs()).collect()
     }
 
     #[test]
@@ -1939,9 +1940,16 @@ mod tests {
         let mut sim = Sim::with(2, |i| i == 1);
         sim.join_all();
         sim.run(Duration::from_secs(1));
-        let metas: Vec<_> = sim.nodes[0].nodes().iter().map(|n| (n.name.clone(), n.meta.clone())).collect();
+        let metas: Vec<_> = sim.nodes[0]
+            .nodes()
+            .iter()
+            .map(|n| (n.name.clone(), n.meta.clone()))
+            .collect();
         assert!(metas.contains(&("node0".into(), None)), "{metas:?}");
-        assert!(metas.contains(&("node1".into(), Some(b"ferrolb/1 watch".to_vec()))), "{metas:?}");
+        assert!(
+            metas.contains(&("node1".into(), Some(b"ferrolb/1 watch".to_vec()))),
+            "{metas:?}"
+        );
     }
 
     #[test]
@@ -1949,17 +1957,23 @@ mod tests {
         let mut sim = Sim::with(3, |_| true);
         sim.join_all();
         sim.run(Duration::from_secs(2));
-        assert_eq!(sim.watches.iter().filter(|w| w.1 == 2).count(), 2, "{:?}", sim.watches);
+        assert_eq!(
+            sim.watches.iter().filter(|w| w.1 == 2).count(),
+            2,
+            "{:?}",
+            sim.watches
+        );
         sim.crash(2);
         // No time passes: the closed watch, the refused dial and the dead message are all
         // one chain of events.
         for i in 0..2 {
             sim.assert_dead_with_leave_event(i, "node2");
         }
-        let logs: Vec<String> = (0..2).flat_map(|i| logs_of(&mut sim, i)).collect();
+        let logs = logs_of(&mut sim, 0..2);
         assert!(
-            logs.iter()
-                .any(|l| l.contains("Marking node2 as failed, its watch connection closed and its TCP port refused")),
+            logs.iter().any(|l| l.contains(
+                "Marking node2 as failed, its watch connection closed and its TCP port refused"
+            )),
             "{logs:#?}"
         );
         assert!(!logs.iter().any(|l| l.contains("Suspect node2")));
@@ -1971,13 +1985,17 @@ mod tests {
         sim.join_all();
         sim.run(Duration::from_secs(2));
         sim.down.insert(2);
-        // 800 ms of missed heartbeats, 500 ms of confirmation, one heartbeat interval.
+        // 800 ms of missed heartbeats since the last ack, 500 ms of confirmation.
         sim.run(Duration::from_millis(1410));
         for i in 0..2 {
             sim.assert_dead_with_leave_event(i, "node2");
         }
-        let logs: Vec<String> = (0..2).flat_map(|i| logs_of(&mut sim, i)).collect();
-        assert!(logs.iter().any(|l| l.contains("Marking node2 as failed, no heartbeat ack for")), "{logs:#?}");
+        let logs = logs_of(&mut sim, 0..2);
+        assert!(
+            logs.iter()
+                .any(|l| l.contains("Marking node2 as failed, no heartbeat ack for")),
+            "{logs:#?}"
+        );
     }
 
     #[test]
@@ -2003,7 +2021,12 @@ mod tests {
         sim.join_all();
         sim.run(Duration::from_secs(2));
         for i in 1..3 {
-            let watched: Vec<&str> = sim.nodes[i].heartbeats.as_ref().unwrap().watched().collect();
+            let watched: Vec<&str> = sim.nodes[i]
+                .heartbeats
+                .as_ref()
+                .unwrap()
+                .watched()
+                .collect();
             assert!(!watched.contains(&"node0"), "node{i} watches {watched:?}");
         }
         assert!(sim.watches.iter().all(|w| w.1 != 0));
@@ -2045,11 +2068,23 @@ mod tests {
         n.handle_tcp_ping_refused(now, stale);
         assert!(n.nodes().iter().all(|m| m.state == MemberState::Alive));
         // A probe that reached its node over TCP already is not undone by a late refusal.
-        let target = n.nodes().iter().find(|m| m.name == "node1").unwrap().clone();
+        let target = n
+            .nodes()
+            .iter()
+            .find(|m| m.name == "node1")
+            .unwrap()
+            .clone();
         let mut out = Vec::new();
         n.probe_node(now, target, &mut out);
         let seq = n.probe.as_ref().unwrap().seq;
-        n.handle_tcp_ping_reply(now, seq, Some(StreamMessage::Ack(Ack { seq_no: seq, payload: None })));
+        n.handle_tcp_ping_reply(
+            now,
+            seq,
+            Some(StreamMessage::Ack(Ack {
+                seq_no: seq,
+                payload: None,
+            })),
+        );
         n.handle_tcp_ping_refused(now, seq);
         assert!(n.nodes().iter().all(|m| m.state == MemberState::Alive));
     }
