@@ -1727,6 +1727,15 @@ mod tests {
             }
         }
 
+        /// [`Self::with`], joined through node0 and run for 2 s: every node sees every other
+        /// and the watches are in place.
+        fn settled(n: usize, ferrolb: impl Fn(usize) -> bool) -> Self {
+            let mut sim = Self::with(n, ferrolb);
+            sim.join_all();
+            sim.run(Duration::from_secs(2));
+            sim
+        }
+
         fn index(&self, a: SocketAddr) -> Option<usize> {
             (0..self.nodes.len()).find(|&i| addr(i) == a)
         }
@@ -1954,9 +1963,7 @@ mod tests {
 
     #[test]
     fn ferrolb_nodes_find_a_crashed_peer_through_its_closed_watch_at_once() {
-        let mut sim = Sim::with(3, |_| true);
-        sim.join_all();
-        sim.run(Duration::from_secs(2));
+        let mut sim = Sim::settled(3, |_| true);
         assert_eq!(
             sim.watches.iter().filter(|w| w.1 == 2).count(),
             2,
@@ -1981,9 +1988,7 @@ mod tests {
 
     #[test]
     fn ferrolb_nodes_find_a_silent_peer_by_heartbeats_before_any_suspicion_would() {
-        let mut sim = Sim::with(3, |_| true);
-        sim.join_all();
-        sim.run(Duration::from_secs(2));
+        let mut sim = Sim::settled(3, |_| true);
         sim.down.insert(2);
         // 800 ms of missed heartbeats since the last ack, 500 ms of confirmation.
         sim.run(Duration::from_millis(1410));
@@ -2000,9 +2005,7 @@ mod tests {
 
     #[test]
     fn a_peer_behind_a_lossy_link_is_never_declared_dead_by_heartbeats() {
-        let mut sim = Sim::with(3, |_| true);
-        sim.join_all();
-        sim.run(Duration::from_secs(2));
+        let mut sim = Sim::settled(3, |_| true);
         sim.lossy.insert(2);
         sim.run(Duration::from_secs(60));
         for i in 0..3 {
@@ -2017,9 +2020,7 @@ mod tests {
     #[test]
     fn a_go_peer_gets_no_heartbeats_and_hears_of_a_death_in_one_packet() {
         // node0 speaks v0.1.7 only (a Go speaker); node1 and node2 are ferrolb.
-        let mut sim = Sim::with(3, |i| i != 0);
-        sim.join_all();
-        sim.run(Duration::from_secs(2));
+        let mut sim = Sim::settled(3, |i| i != 0);
         for i in 1..3 {
             let watched: Vec<&str> = sim.nodes[i]
                 .heartbeats
