@@ -652,6 +652,10 @@ impl Actor {
             }
             Command::TcpPingDone { seq, reply, .. } => self.core.handle_tcp_ping_reply(now, seq, reply),
             Command::WatchClosed { node, id } => {
+                // The handle of an ended watch goes; a newer watch of the node stays.
+                if self.watches.get(&node).is_some_and(|t| t.is_finished()) {
+                    self.watches.remove(&node);
+                }
                 let actions = self.core.handle_watch_closed(now, &node, id);
                 self.perform(actions).await;
             }

@@ -490,18 +490,21 @@ impl Memberlist {
             from: me.name.clone(),
         })
         .encode();
-        let targets: Vec<Member> = self
+        self.send_to_live_members(&dead, &mut out);
+        out
+    }
+
+    /// One datagram of `msg` to every member but us not known dead or left.
+    fn send_to_live_members(&mut self, msg: &[u8], out: &mut Vec<Action>) {
+        let targets: Vec<(SocketAddr, u8)> = self
             .nodes
             .iter()
-            .filter(|n| n.name != me.name && !n.state.dead_or_left())
-            .cloned()
+            .filter(|n| n.name != self.cfg.name && !n.state.dead_or_left())
+            .filter_map(|n| Some((n.socket_addr()?, n.pmax())))
             .collect();
-        for n in targets {
-            if let Some(addr) = n.socket_addr() {
-                self.raw_send(addr, Some(n.pmax()), dead.clone(), &mut out);
-            }
+        for (addr, pmax) in targets {
+            self.raw_send(addr, Some(pmax), msg.to_vec(), out);
         }
-        out
     }
 
     /// The leave broadcast went out its full retransmit count (or nobody else is alive).
@@ -761,17 +764,8 @@ impl Memberlist {
         };
         let msg = Message::Dead(d.clone()).encode();
         self.dead_node(now, d);
-        let others: Vec<Member> = self
-            .nodes
-            .iter()
-            .filter(|n| n.name != self.cfg.name && n.name != node && !n.state.dead_or_left())
-            .cloned()
-            .collect();
-        for n in others {
-            if let Some(a) = n.socket_addr() {
-                self.raw_send(a, Some(n.pmax()), msg.clone(), out);
-            }
-        }
+        // `node` is dead now: it is not among the live members.
+        self.send_to_live_members(&msg, out);
     }
 
     /// Re-chooses the watched peers when membership changed, then runs the detector's timers.
