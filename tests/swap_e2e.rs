@@ -38,8 +38,8 @@ use rolling_support::{
 use serde_json::{Value, json};
 use speaker_support::{CLIENT, NODES, mac_of};
 use support::{
-    Cluster, InCluster, InClusterOpts, METALLB_NS, Topology, cluster, config_map, reference,
-    serial, wait_for,
+    Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, config_map, reference,
+    resolve_env, serial, wait_for,
 };
 
 const N: usize = 50;
@@ -63,7 +63,7 @@ const MAX_SILENCE: f64 = 2.0;
 #[derive(Debug)]
 struct Container {
     args: Vec<String>,
-    env: Vec<(String, Value)>,
+    env: Vec<Value>,
 }
 
 /// The first container of the `kind` object named `name` in manifests/v0.9/metallb.yaml.
@@ -84,62 +84,8 @@ fn manifest_container(kind: &str, name: &str) -> Container {
                 .collect()
         })
         .unwrap_or_default();
-    let env = c["env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| (e["name"].as_str().expect("env name").to_string(), e.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let env = c["env"].as_array().cloned().unwrap_or_default();
     Container { args, env }
-}
-
-/// `NAME=value` for each env entry, with the downward API and the secret resolved as the
-/// kubelet does for a pod of this node (`node` empty for the controller's Deployment).
-fn resolve_env(c: &Cluster, container: &Container, node: &str) -> Vec<String> {
-    container
-        .env
-        .iter()
-        .map(|(name, e)| {
-            let value = if let Some(v) = e["value"].as_str() {
-                v.to_string()
-            } else if let Some(path) = e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-                match path {
-                    "spec.nodeName" => node.to_string(),
-                    // hostNetwork: the pod's IP is the node's.
-                    "status.hostIP" | "status.podIP" => Topology::addr(node, "v4"),
-                    "metadata.namespace" => METALLB_NS.to_string(),
-                    other => panic!(
-                        "the manifest's env {name} reads {other}, which this test does not provide"
-                    ),
-                }
-            } else if e["valueFrom"]["secretKeyRef"].is_object() {
-                let r = &e["valueFrom"]["secretKeyRef"];
-                let (secret, key) = (
-                    r["name"].as_str().expect("secret name"),
-                    r["key"].as_str().expect("secret key"),
-                );
-                let data = c.get_json(&["-n", METALLB_NS, "secret", secret]);
-                let b64 = data["data"][key]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("secret {secret} has no {key}"));
-                String::from_utf8(base64_decode(b64)).expect("a text secret")
-            } else {
-                panic!("env {name}: unsupported source {e}")
-            };
-            format!("{name}={value}")
-        })
-        .collect()
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "printf %s \"$1\" | base64 -d", "sh", s])
-        .output()
-        .expect("run base64");
-    assert!(out.status.success(), "base64 -d failed");
-    out.stdout
 }
 
 fn name(i: usize) -> String {
@@ -247,7 +193,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
             ],
         };
         let cmd = with_env(
-            resolve_env(&c, &controller, ""),
+            resolve_env(&c, &controller.env, METALLB_NS, ""),
             bin.into_iter()
                 .chain(controller.args.iter().cloned())
                 .collect(),
@@ -265,7 +211,7 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
             &c,
             node,
             which,
-            &resolve_env(&c, &speaker, node),
+            &resolve_env(&c, &speaker.env, METALLB_NS, node),
             &speaker.args,
             false,
         )

@@ -393,8 +393,13 @@ pub fn flood_garbage(ns: &str, count: usize) {
 
 /// Sends `count` ARP requests for `ip` from the client.
 pub fn arping(ip: &str, count: u32) {
+    arping_from(CLIENT, ip, count)
+}
+
+/// Sends `count` ARP requests for `ip` from client namespace `client`.
+pub fn arping_from(client: &str, ip: &str, count: u32) {
     let _ = Command::new("ip")
-        .args(["netns", "exec", CLIENT, "arping", "-c", &count.to_string(), "-w", &(count + 1).to_string(), "-I", "eth0", ip])
+        .args(["netns", "exec", client, "arping", "-c", &count.to_string(), "-w", &(count + 1).to_string(), "-I", "eth0", ip])
         .output()
         .expect("run arping");
 }
@@ -410,8 +415,13 @@ pub fn solicit(ip: &str, count: u32) {
 
 /// The MACs answering ARP for `ip` right now (a short capture around `arping`).
 pub fn who_answers_arp(ip: &str, client_mac: &str) -> BTreeSet<String> {
-    let cap = Capture::start(CLIENT);
-    arping(ip, 2);
+    who_answers_arp_from(CLIENT, ip, client_mac)
+}
+
+/// The MACs answering ARP for `ip` from client namespace `client` right now.
+pub fn who_answers_arp_from(client: &str, ip: &str, client_mac: &str) -> BTreeSet<String> {
+    let cap = Capture::start(client);
+    arping_from(client, ip, 2);
     let frames = cap.stop();
     arp_replies(&frames, ip, client_mac).into_iter().collect()
 }

@@ -386,6 +386,38 @@ pub fn forbidden_for(c: &Cluster, sa: &str) -> Vec<String> {
         .collect()
 }
 
+/// `NAME=value` for each entry of a container's `env`, resolved as the kubelet does for a pod in
+/// `namespace` on `node` under `hostNetwork` (`status.hostIP` = `status.podIP` = the node's
+/// address; `node` empty for a Deployment's pod with no downward API in its env), the secret
+/// refs read from the apiserver.
+pub fn resolve_env(c: &Cluster, env: &[Value], namespace: &str, node: &str) -> Vec<String> {
+    env.iter()
+        .map(|e| {
+            let name = e["name"].as_str().expect("env name");
+            let value = if let Some(v) = e["value"].as_str() {
+                v.to_string()
+            } else if let Some(path) = e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+                match path {
+                    "spec.nodeName" => node.to_string(),
+                    "status.hostIP" | "status.podIP" => Topology::addr(node, "v4"),
+                    "metadata.namespace" => namespace.to_string(),
+                    other => panic!("env {name} reads {other}, which the harness does not provide"),
+                }
+            } else if let Some(r) = e["valueFrom"]["secretKeyRef"].as_object() {
+                let (secret, key) = (r["name"].as_str().expect("secret name"), r["key"].as_str().expect("secret key"));
+                let data = c.get_json(&["-n", namespace, "secret", secret]);
+                let b64 = data["data"][key].as_str().unwrap_or_else(|| panic!("secret {secret} has no {key}"));
+                let out = Command::new("sh").args(["-c", "printf %s \"$1\" | base64 -d", "sh", b64]).output().expect("run base64");
+                assert!(out.status.success(), "base64 -d failed");
+                String::from_utf8(out.stdout).expect("a text secret")
+            } else {
+                panic!("env {name}: unsupported source {e}")
+            };
+            format!("{name}={value}")
+        })
+        .collect()
+}
+
 /// The ConfigMap `name` in metallb-system whose `config` key is `payload` (v0.9's config file).
 pub fn config_map(c: &Arc<Cluster>, name: &str, payload: &str) -> Applied {
     c.apply(
@@ -547,6 +579,8 @@ pub fn netns_list() -> Vec<String> {
 pub struct InClusterOpts {
     pub netns: Option<String>,
     pub node: Option<String>,
+    /// The service account's namespace, when not metallb-system.
+    pub namespace: Option<String>,
     pub no_memberlist: bool,
     pub register: bool,
 }
@@ -583,6 +617,9 @@ impl InCluster {
         }
         if let Some(node) = &opts.node {
             c.args(["--node", node]);
+        }
+        if let Some(ns) = &opts.namespace {
+            c.args(["--namespace", ns]);
         }
         if opts.no_memberlist {
             c.arg("--no-memberlist");
