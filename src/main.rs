@@ -61,10 +61,26 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Controller(a) => run_controller(&a),
         Command::Speaker(a) => run_speaker(&a),
-        Command::Check(a) => ferrolb::cli::check::run(&a),
-        Command::Migrate(a) => ferrolb::cli::migrate::run(a),
+        Command::Check(a) => {
+            restore_sigpipe();
+            ferrolb::cli::check::run(&a)
+        }
+        Command::Migrate(a) => {
+            restore_sigpipe();
+            ferrolb::cli::migrate::run(a)
+        }
     };
     ExitCode::from(code as u8)
+}
+
+/// The CLI tools end quietly, as `cat` does, when their reader goes away (`ferrolb check | head`):
+/// Rust ignores SIGPIPE, which turns the closed pipe into a panic inside `print!`. The daemons
+/// keep ignoring it (their sockets report EPIPE as an error to handle).
+fn restore_sigpipe() {
+    // SAFETY: sets the disposition of one signal before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn run_controller(args: &ControllerArgs) -> i32 {

@@ -124,6 +124,30 @@ fn check_json_counts_ipv6_pools_of_a_64_and_wider_without_a_panic() {
 }
 
 #[test]
+fn check_and_migrate_end_quietly_when_their_reader_goes_away() {
+    // Found from outside: `ferrolb check BIG | head -3` panicked ("failed printing to stdout:
+    // Broken pipe", exit 101). Now the tools die of SIGPIPE, as `cat` does, and print nothing.
+    let mut big = "peers:\n".to_string();
+    for i in 0..2000 {
+        big += &format!("- peer-address: 2001:db8::{i:x}\n  peer-asn: 64512\n  my-asn: 64513\n");
+    }
+    big += "address-pools:\n- name: bgp\n  protocol: bgp\n  addresses:\n  - 198.51.100.0/24\n";
+    let file = std::env::temp_dir().join(format!("ferrolb-cli-pipe-{}.yaml", std::process::id()));
+    std::fs::write(&file, &big).unwrap();
+    for sub in ["check", "migrate"] {
+        let out = Command::new("sh")
+            .args(["-c", &format!("\"$0\" {sub} --only-data \"$1\" | head -c 1 >/dev/null; echo \"${{PIPESTATUS:-}}\"")])
+            .arg(env!("CARGO_BIN_EXE_ferrolb"))
+            .arg(&file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "ferrolb {sub} | head: {err}");
+    }
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
 fn check_exits_2_on_unreadable_input_or_no_configmap() {
     let o = ferrolb(&["check", "does/not/exist.yaml"], &[]);
     assert_eq!(o.status.code(), Some(2));

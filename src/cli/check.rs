@@ -326,3 +326,6 @@ mod address_count_tests {
         assert_eq!(count(&["2001:db8::/64"]).to_json(), serde_json::json!("18446744073709551616"));
     }
 }
+
+#[cfg(test)]
+mod output_tests;
