@@ -371,6 +371,17 @@ impl Router {
         unsafe { libc::kill(child.id() as libc::pid_t, sig) };
     }
 
+    /// SIGKILL (no NOTIFICATION, no FIN from an orderly close: the kernel resets the
+    /// sessions), down for `down`, then started again with the same config.
+    pub fn kill_and_start(&mut self, down: Duration) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        std::thread::sleep(down);
+        self.spawn();
+    }
+
     /// Stop, then start again with the same config.
     pub fn restart(&mut self) {
         self.stop();
