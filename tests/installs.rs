@@ -341,7 +341,7 @@ fn start(c: &Arc<Cluster>, w: &Workload, daemon: &str, node: Option<&str>) -> In
         namespace: Some(w.namespace.clone()),
         // The env is the install's, all of it: scripts/in-cluster adds none of v0.9's own.
         no_memberlist: true,
-        register: false,
+        ..Default::default()
     };
     InCluster::spawn(c, &w.service_account, &opts, &cmd.iter().map(String::as_str).collect::<Vec<_>>())
 }

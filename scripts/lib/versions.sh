@@ -8,3 +8,5 @@ ETCD_VERSION=v3.6.6
 METALLB_VERSION=v0.9.6
 # GoBGP, one of the routers tests/bgp_routers.rs peers with (BIRD 2 and FRR come from apt).
 GOBGP_VERSION=v3.37.0
+# toxiproxy: the fault tests' latency proxy in front of the API server (this kernel has no netem).
+TOXIPROXY_VERSION=v2.12.0

@@ -581,6 +581,8 @@ pub struct InClusterOpts {
     pub node: Option<String>,
     /// The service account's namespace, when not metallb-system.
     pub namespace: Option<String>,
+    /// `HOST:PORT` of a proxy in front of the API server, when not the API server itself.
+    pub apiserver: Option<String>,
     pub no_memberlist: bool,
     pub register: bool,
 }
@@ -620,6 +622,9 @@ impl InCluster {
         }
         if let Some(ns) = &opts.namespace {
             c.args(["--namespace", ns]);
+        }
+        if let Some(api) = &opts.apiserver {
+            c.args(["--apiserver", api]);
         }
         if opts.no_memberlist {
             c.arg("--no-memberlist");
