@@ -257,11 +257,12 @@ fn control_plane_restarted_mid_burst(what: &str) {
     if what == "apiserver" {
         assert!(!errors.is_empty(), "{what} was down 8 s and the controller logged no error");
     }
-    // v0.9's metric for it: a work item that failed (a status write, an allocation before the
-    // resync) counts in update_errors_total.
+    // v0.9's metric for it: a status write that failed is a work item that failed, counted in
+    // update_errors_total. (An allocation put off until the resync, `controller not synced`, is
+    // not an error in v0.9's accounting.)
     let failed = metric("metallb_k8s_client_update_errors_total");
-    let item_errors = errors.iter().filter(|l| l["op"] == "updateServiceStatus" || l["op"] == "allocateIP").count();
-    eprintln!("{what}: metallb_k8s_client_update_errors_total {failed:?} for {item_errors} failed work items");
+    let item_errors = errors.iter().filter(|l| l["op"] == "updateServiceStatus").count();
+    eprintln!("{what}: metallb_k8s_client_update_errors_total {failed:?} for {item_errors} failed status writes");
     if item_errors > 0 {
         assert!(failed.is_some_and(|v| v >= 1.0), "{item_errors} work items failed and update_errors_total is {failed:?}");
     }
