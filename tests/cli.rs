@@ -148,6 +148,28 @@ fn check_and_migrate_end_quietly_when_their_reader_goes_away() {
 }
 
 #[test]
+fn an_alias_bomb_is_refused_at_once_without_expanding() {
+    // A billion laughs in the one place the config holds a list: nine levels of ten aliases each
+    // (10^9 addresses if expanded). v0.9 refuses it (a list where a string goes); so do check
+    // and migrate, and they never expand it (the decoder stops at the first type error of an
+    // anchored node instead of visiting every alias).
+    let mut text = "address-pools:\n- name: p0\n  protocol: layer2\n  addresses: &a0 [".to_string() + &vec!["\"192.0.2.1/32\""; 10].join(",") + "]\n";
+    for i in 1..9 {
+        text += &format!("- name: p{i}\n  protocol: layer2\n  addresses: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(","));
+    }
+    let file = std::env::temp_dir().join(format!("ferrolb-cli-bomb-{}.yaml", std::process::id()));
+    std::fs::write(&file, &text).unwrap();
+    for sub in ["check", "migrate"] {
+        // An expansion of 10^9 nodes would take minutes and gigabytes: a hang here, not a pass.
+        let o = ferrolb(&[sub, "--only-data", file.to_str().unwrap()], &[]);
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+        let all = stdout(&o) + &String::from_utf8_lossy(&o.stderr);
+        assert!(all.contains("cannot unmarshal !!seq into string"), "{sub}: v0.9's text: {all}");
+    }
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
 fn check_exits_2_on_unreadable_input_or_no_configmap() {
     let o = ferrolb(&["check", "does/not/exist.yaml"], &[]);
     assert_eq!(o.status.code(), Some(2));
