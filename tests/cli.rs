@@ -166,6 +166,11 @@ fn an_alias_bomb_is_refused_at_once_without_expanding() {
         let all = stdout(&o) + &String::from_utf8_lossy(&o.stderr);
         assert!(all.contains("cannot unmarshal !!seq into string"), "{sub}: v0.9's text: {all}");
     }
+    // An alias inside its own anchor: an error, not a loop.
+    std::fs::write(&file, "address-pools:\n- &p\n  name: a\n  protocol: layer2\n  addresses: [*p]\n").unwrap();
+    let o = ferrolb(&["check", "--only-data", file.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("cannot unmarshal !!map into string"), "{}", stdout(&o));
     let _ = std::fs::remove_file(&file);
 }
 
