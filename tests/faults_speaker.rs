@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rolling_support::{Impl, Prober, Stage, assert_one_mac_per_round, elected_owners, endpoint_nodes, spawn_speaker, v4_of};
 use speaker_support::{CLIENT, CONFIGMAP, NODES, NS, endpoints, service};
-use support::{Applied, InCluster, Topology, cluster, run, run_ok, serial};
+use support::{Applied, CutLink, InCluster, cluster, run_ok, serial};
 
 const N: usize = 20;
 const POOL: &str = "address-pools:\n- name: faults\n  protocol: layer2\n  addresses:\n  - 192.0.2.160/27\n";
@@ -98,24 +98,6 @@ fn a_speaker_crash_looping_ten_times_never_leaves_two_owners_and_each_restart_co
     assert_one_mac_per_round(&log, &ips_with_keys(), t_start, &[], &[]);
     let fmt = |v: &[f64]| v.iter().map(|s| format!("{:.2}", s)).collect::<Vec<_>>().join(" ");
     println!("crash loop of {node}, 10 SIGKILLs: the others owned its IPs after [{}] s; after each restart one owner per IP again after [{}] s (the prober asks every 0.2 s and waits for a clean second)", fmt(&takeover), fmt(&back));
-}
-
-/// The host side of `ns`'s veth, down: nothing reaches the namespace or leaves it, the
-/// apiserver included. Restored on drop.
-struct CutLink(String);
-
-impl CutLink {
-    fn cut(ns: &str) -> CutLink {
-        let hostif = Topology::addr(ns, "host-if");
-        run_ok(Command::new("ip").args(["link", "set", &hostif, "down"]));
-        CutLink(hostif)
-    }
-}
-
-impl Drop for CutLink {
-    fn drop(&mut self) {
-        let _ = run(Command::new("ip").args(["link", "set", &self.0, "up"]));
-    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use memberlist_support::node::{CONVERGE, Kind, Node, converge, wait, wall_clock};
-use support::{Topology, require_tool, run, run_ok};
+use support::{CutLink, Topology, require_tool, run, run_ok};
 
 const SECRET: &str = "failover-secret-of-the-cluster";
 const PORT: u16 = 7946;
@@ -110,24 +110,6 @@ fn a_killed_member_is_found_dead_through_its_closed_watch_connection() {
             n.name,
             n.events()
         );
-    }
-}
-
-/// The host side of `ns`'s veth, down: nothing reaches the namespace or leaves it. Restored on
-/// drop.
-struct CutLink(String);
-
-impl CutLink {
-    fn cut(ns: &str) -> CutLink {
-        let hostif = Topology::addr(ns, "host-if");
-        run_ok(Command::new("ip").args(["link", "set", &hostif, "down"]));
-        CutLink(hostif)
-    }
-}
-
-impl Drop for CutLink {
-    fn drop(&mut self) {
-        let _ = run(Command::new("ip").args(["link", "set", &self.0, "up"]));
     }
 }
 

@@ -546,6 +546,24 @@ impl Topology {
     }
 }
 
+/// The host side of namespace `ns`'s veth, down: nothing reaches the namespace or leaves it
+/// (the apiserver included). Restored on drop.
+pub struct CutLink(String);
+
+impl CutLink {
+    pub fn cut(ns: &str) -> CutLink {
+        let hostif = Topology::addr(ns, "host-if");
+        run_ok(Command::new("ip").args(["link", "set", &hostif, "down"]));
+        CutLink(hostif)
+    }
+}
+
+impl Drop for CutLink {
+    fn drop(&mut self) {
+        let _ = run(Command::new("ip").args(["link", "set", &self.0, "up"]));
+    }
+}
+
 impl Drop for Topology {
     fn drop(&mut self) {
         if self.created.is_empty() {
