@@ -7,8 +7,10 @@
 //! Event write (for the controller, the status PUT is the only write on the critical path).
 //! Events are written in the order they were sent; a failed write is logged and dropped.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use lru::LruCache;
 
 use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -19,12 +21,22 @@ use tokio::sync::mpsc;
 /// (namespace, uid or name, type, reason, message): what makes two Events the same.
 type EventKey = (String, String, String, String, String);
 
+/// How many Events a recorder remembers for aggregation: client-go's correlator keeps the
+/// 4,096 most recently used (`maxLruCacheEntries`). Past that the least recently used key is
+/// forgotten and its next repeat creates a new Event instead of raising a count, as in v0.9;
+/// without the bound every Service a long-running daemon ever saw stayed in memory.
+pub const REMEMBERED_EVENTS: usize = 4096;
+
 /// Records Events for one component (`metallb-controller`, `metallb-speaker`).
 pub struct Recorder {
     client: Client,
     component: &'static str,
-    /// The Events created so far, for aggregation.
-    seen: HashMap<EventKey, (String, i32)>,
+    /// The Events created lately, for aggregation: (name, count) by what makes them the same.
+    seen: LruCache<EventKey, (String, i32)>,
+}
+
+fn remembered() -> LruCache<EventKey, (String, i32)> {
+    LruCache::new(NonZeroUsize::new(REMEMBERED_EVENTS).expect("REMEMBERED_EVENTS is not zero"))
 }
 
 fn now_rfc3339_seconds() -> String {
@@ -38,7 +50,7 @@ fn now_rfc3339_seconds() -> String {
 impl Recorder {
     /// A recorder writing as `component`.
     pub fn new(client: Client, component: &'static str) -> Recorder {
-        Recorder { client, component, seen: HashMap::new() }
+        Recorder { client, component, seen: remembered() }
     }
 
     /// Moves the recorder into a task; Events sent to the returned [`EventSender`] are written
@@ -77,7 +89,7 @@ impl Recorder {
                 return Ok(());
             }
             // The Event expired or was deleted: create a fresh one.
-            self.seen.remove(&key);
+            self.seen.pop(&key);
         }
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
         let name = format!("{}.{:x}", obj.name, nanos);
@@ -103,7 +115,7 @@ impl Recorder {
         }))
         .map_err(kube::Error::SerdeError)?;
         api.create(&PostParams::default(), &event).await?;
-        self.seen.insert(key, (name, 1));
+        self.seen.put(key, (name, 1));
         Ok(())
     }
 }
@@ -152,5 +164,28 @@ impl EventSender {
         let ev = PendingEvent { target: EventTarget::of(obj), warning, reason: reason.to_string(), message: message.to_string() };
         // The task only ends when the runtime does; a lost Event then is of no consequence.
         let _ = self.tx.send(ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: usize) -> EventKey {
+        ("ns".into(), format!("uid-{i}"), "Normal".into(), "IPAllocated".into(), "Assigned IP".into())
+    }
+
+    #[test]
+    fn the_aggregation_memory_is_bounded_like_client_go_and_keeps_the_recent_keys() {
+        let mut seen = remembered();
+        for i in 0..3 * REMEMBERED_EVENTS {
+            seen.put(key(i), (format!("svc.{i}"), 1));
+            // A repeat keeps a key recent.
+            let _ = seen.get_mut(&key(0));
+        }
+        assert_eq!(seen.len(), REMEMBERED_EVENTS);
+        assert!(seen.contains(&key(0)), "a key used lately stays");
+        assert!(!seen.contains(&key(1)), "the least recently used go");
+        assert!(seen.contains(&key(3 * REMEMBERED_EVENTS - 1)));
     }
 }
