@@ -38,8 +38,8 @@ use rolling_support::{
 use serde_json::{Value, json};
 use speaker_support::{CLIENT, NODES, mac_of};
 use support::{
-    Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, config_map, reference,
-    resolve_env, serial, wait_for,
+    Cluster, InCluster, InClusterOpts, METALLB_NS, cluster, config_map, reference, resolve_env,
+    serial, wait_for,
 };
 
 const N: usize = 50;
@@ -59,33 +59,13 @@ const SETTLE: Duration = Duration::from_secs(10);
 /// No IP may go unanswered longer than this (issue 11).
 const MAX_SILENCE: f64 = 2.0;
 
-/// A container of the manifest: its args and its env (name, value or the valueFrom source).
-#[derive(Debug)]
-struct Container {
-    args: Vec<String>,
-    env: Vec<Value>,
-}
-
 /// The first container of the `kind` object named `name` in manifests/v0.9/metallb.yaml.
-fn manifest_container(kind: &str, name: &str) -> Container {
-    use serde::Deserialize;
-    let path = support::repo_root().join("manifests/v0.9/metallb.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let doc = serde_norway::Deserializer::from_str(&text)
-        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {}", path.display()));
-    let c = &doc["spec"]["template"]["spec"]["containers"][0];
-    let args = c["args"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let env = c["env"].as_array().cloned().unwrap_or_default();
-    Container { args, env }
+fn manifest_container(kind: &str, name: &str) -> support::Container {
+    support::manifest_container(
+        &support::repo_root().join("manifests/v0.9/metallb.yaml"),
+        kind,
+        name,
+    )
 }
 
 fn name(i: usize) -> String {
@@ -238,7 +218,13 @@ fn a_rolling_swap_from_metallb_to_ferrolb_changes_no_ip_and_never_double_answers
     let expected = |alive: &[&str]| -> BTreeMap<Ipv4Addr, String> {
         elected_owners(
             alive,
-            (0..N).map(|i| (ips[&name(i)], format!("{SVC_NS}/{}", name(i)), endpoint_nodes(i))),
+            (0..N).map(|i| {
+                (
+                    ips[&name(i)],
+                    format!("{SVC_NS}/{}", name(i)),
+                    endpoint_nodes(i),
+                )
+            }),
         )
     };
 

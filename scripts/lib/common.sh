@@ -11,6 +11,7 @@ FLB_STATE=${FERROLB_STATE:-/run/ferrolb}
 FLB_K8S_BIN=$FLB_CACHE/kubernetes-$K8S_VERSION/bin
 FLB_ETCD_BIN=$FLB_CACHE/etcd-$ETCD_VERSION/bin
 FLB_REF_BIN=$FLB_CACHE/metallb-$METALLB_VERSION/bin
+FLB_MODERN_BIN=$FLB_CACHE/metallb-$MODERN_METALLB_VERSION/bin
 
 # Network plan (documentation ranges only; see scripts/README.md).
 # The bridge lives in the host namespace. Its host-side addresses come from

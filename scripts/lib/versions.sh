@@ -10,3 +10,8 @@ METALLB_VERSION=v0.9.6
 GOBGP_VERSION=v3.37.0
 # toxiproxy: the fault tests' latency proxy in front of the API server (this kernel has no netem).
 TOXIPROXY_VERSION=v2.12.0
+# Today's MetalLB, the second reference (issue 16; scripts/reference modern). v0.16.2 is served
+# but cannot be built here: it needs github.com/metallb/frr-k8s v0.0.27 (AsPathPrependPrefixes),
+# which the Go module proxy refuses, and v0.0.26 (the newest served) lacks that API. v0.16.1
+# builds unchanged against the frr-k8s v0.0.25 it asks for.
+MODERN_METALLB_VERSION=v0.16.1

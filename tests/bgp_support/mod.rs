@@ -117,6 +117,7 @@ pub struct Router {
     pub ns: String,
     pub addr: String,
     conf: RouterConf,
+    neighbor: Option<String>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -124,6 +125,12 @@ pub struct Router {
 impl Router {
     /// Starts the router in client namespace `ns` (`clientN`, address 192.0.2.(50+N)).
     pub fn start(kind: Kind, ns: &str, conf: RouterConf) -> Router {
+        Router::start_for(kind, ns, conf, None)
+    }
+
+    /// [`Router::start`] with another neighbour than node1 (its address, of the family of
+    /// `conf`).
+    pub fn start_for(kind: Kind, ns: &str, conf: RouterConf, neighbor: Option<&str>) -> Router {
         match kind {
             Kind::Bird => {
                 require_tool("bird");
@@ -142,14 +149,19 @@ impl Router {
         let dir = std::env::temp_dir().join(format!("ferrolb-bgp-{}-{:?}-{}", std::process::id(), kind, ns));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create router scratch dir");
-        let mut r = Router { kind, ns: ns.to_string(), addr, conf, dir, child: None };
+        let neighbor = neighbor.map(str::to_string);
+        let mut r = Router { kind, ns: ns.to_string(), addr, conf, neighbor, dir, child: None };
         r.write_config(idx);
         r.spawn();
         r
     }
 
-    fn neighbor(&self) -> &'static str {
-        if self.conf.ipv6 { NODE_V6 } else { NODE_V4 }
+    fn neighbor(&self) -> &str {
+        match &self.neighbor {
+            Some(n) => n,
+            None if self.conf.ipv6 => NODE_V6,
+            None => NODE_V4,
+        }
     }
 
     fn write_config(&self, idx: u32) {

@@ -401,13 +401,25 @@ pub fn resolve_env(c: &Cluster, env: &[Value], namespace: &str, node: &str) -> V
                     "spec.nodeName" => node.to_string(),
                     "status.hostIP" | "status.podIP" => Topology::addr(node, "v4"),
                     "metadata.namespace" => namespace.to_string(),
+                    // The pod's name: the speaker Pod objects `scripts/cluster node` registers,
+                    // or, for a Deployment's pod (no node), the one the test registered.
+                    "metadata.name" if node.is_empty() => CONTROLLER_POD.to_string(),
+                    "metadata.name" => format!("speaker-{node}"),
                     other => panic!("env {name} reads {other}, which the harness does not provide"),
                 }
             } else if let Some(r) = e["valueFrom"]["secretKeyRef"].as_object() {
-                let (secret, key) = (r["name"].as_str().expect("secret name"), r["key"].as_str().expect("secret key"));
+                let (secret, key) = (
+                    r["name"].as_str().expect("secret name"),
+                    r["key"].as_str().expect("secret key"),
+                );
                 let data = c.get_json(&["-n", namespace, "secret", secret]);
-                let b64 = data["data"][key].as_str().unwrap_or_else(|| panic!("secret {secret} has no {key}"));
-                let out = Command::new("sh").args(["-c", "printf %s \"$1\" | base64 -d", "sh", b64]).output().expect("run base64");
+                let b64 = data["data"][key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("secret {secret} has no {key}"));
+                let out = Command::new("sh")
+                    .args(["-c", "printf %s \"$1\" | base64 -d", "sh", b64])
+                    .output()
+                    .expect("run base64");
                 assert!(out.status.success(), "base64 -d failed");
                 String::from_utf8(out.stdout).expect("a text secret")
             } else {
@@ -416,6 +428,38 @@ pub fn resolve_env(c: &Cluster, env: &[Value], namespace: &str, node: &str) -> V
             format!("{name}={value}")
         })
         .collect()
+}
+
+/// The name a test gives the Pod object of a controller it runs (MetalLB >= 0.13 reads its own
+/// Pod, `METALLB_POD_NAME`); `metadata.name` of [`resolve_env`] for a pod without a node.
+pub const CONTROLLER_POD: &str = "controller-harness";
+
+/// A container of a manifest: its args and its env (name, value or the valueFrom source).
+#[derive(Debug)]
+pub struct Container {
+    pub args: Vec<String>,
+    pub env: Vec<Value>,
+}
+
+/// The first container of the `kind` object named `name` in the manifest at `path`.
+pub fn manifest_container(path: &Path, kind: &str, name: &str) -> Container {
+    use serde::Deserialize;
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc = serde_norway::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {}", path.display()));
+    let c = &doc["spec"]["template"]["spec"]["containers"][0];
+    let args = c["args"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let env = c["env"].as_array().cloned().unwrap_or_default();
+    Container { args, env }
 }
 
 /// The ConfigMap `name` in metallb-system whose `config` key is `payload` (v0.9's config file).
@@ -603,6 +647,8 @@ pub struct InClusterOpts {
     pub apiserver: Option<String>,
     pub no_memberlist: bool,
     pub register: bool,
+    /// Secret volumes, `NAME:/DIR` (`--secret`: the kubelet's secret volumes of MetalLB >= 0.13).
+    pub secrets: Vec<String>,
 }
 
 /// A process started through `scripts/in-cluster` (so its PID is the
@@ -649,6 +695,9 @@ impl InCluster {
         }
         if opts.register {
             c.arg("--register");
+        }
+        for s in &opts.secrets {
+            c.args(["--secret", s]);
         }
         c.arg("--").args(cmd);
         c.stdin(Stdio::null())
@@ -748,6 +797,20 @@ fn unique() -> String {
 pub fn reference(name: &str) -> String {
     run_ok(Command::new(script("reference")).arg("build"));
     run_ok(Command::new(script("reference")).args(["path", name]))
+        .trim()
+        .to_string()
+}
+
+/// Path of today's MetalLB `name` ("controller", "speaker", or "manifest": its own
+/// metallb-native.yaml), building it first if needed (`scripts/reference modern build`).
+pub fn modern(name: &str) -> String {
+    run_ok(Command::new(script("reference")).args(["modern", "build"]));
+    let args: &[&str] = if name == "manifest" {
+        &["modern", "manifest"]
+    } else {
+        &["modern", "path", name]
+    };
+    run_ok(Command::new(script("reference")).args(args))
         .trim()
         .to_string()
 }
