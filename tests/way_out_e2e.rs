@@ -59,6 +59,11 @@ const BIRD_NS: &str = "client22";
 const FRR_NS: &str = "client23";
 const SHARED_IP: &str = "203.0.113.40";
 const MANUAL_IP: &str = "192.0.2.230";
+/// The auto-assign-off pool's v0.9 name, which is no valid object name: `ferrolb migrate`
+/// converts it to `l2-manual`, and the Service that asks for it by annotation must be moved
+/// to the new name without losing its IP (the commands of `migrate --services`).
+const MANUAL_POOL_LEGACY: &str = "L2_Manual";
+const MANUAL_POOL: &str = "l2-manual";
 /// Where today's MetalLB reads its secret volumes (its manifest's volumeMounts).
 const CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
 const ML_KEY_DIR: &str = "/etc/ml_secret_key";
@@ -81,7 +86,7 @@ fn config() -> String {
   protocol: layer2
   addresses:
   - 192.0.2.128/26
-- name: l2-manual
+- name: L2_Manual
   protocol: layer2
   auto-assign: false
   addresses:
@@ -100,6 +105,35 @@ fn config() -> String {
         bird = v4_of(BIRD_NS),
         frr = v4_of(FRR_NS),
     )
+}
+
+/// The two blocks of `kubectl annotate` commands `ferrolb migrate --services` prints on
+/// stderr: before the migration, and once MetalLB's controller has taken over.
+fn reannotation(stderr: &str) -> (Vec<String>, Vec<String>) {
+    let (mut before, mut after, mut block) = (Vec::new(), Vec::new(), 0);
+    for line in stderr.lines() {
+        if line.contains("Services name a renamed pool. Before applying") {
+            block = 1;
+        } else if line.contains("once MetalLB's controller has taken over") {
+            block = 2;
+        } else if line.starts_with("kubectl ") {
+            match block {
+                1 => before.push(line.to_owned()),
+                2 => after.push(line.to_owned()),
+                _ => panic!("a command outside the blocks: {line}"),
+            }
+        }
+    }
+    (before, after)
+}
+
+/// Runs printed `kubectl ...` lines against the test cluster (names need no quoting: the
+/// printer checks them).
+fn run_commands(c: &Cluster, lines: &[String]) {
+    for l in lines {
+        let args: Vec<&str> = l.split(' ').skip(1).collect();
+        c.kubectl_ok(&args);
+    }
 }
 
 /// One Service of the 50: its name, the nodes of its endpoints, annotations and spec extras.
@@ -128,7 +162,7 @@ fn services() -> Vec<Svc> {
         name: "manual-pool".into(),
         layer2: true,
         nodes: endpoint_nodes(1),
-        annotations: pool("l2-manual"),
+        annotations: pool(MANUAL_POOL_LEGACY),
         extra: json!({}),
         port: 80,
     });
@@ -546,10 +580,21 @@ fn ferrolb_to_metallb_crds_changes_no_ip_and_no_route() {
         );
     }
 
-    // ---- step 1: ferrolb migrate, on the live ConfigMap.
+    // ---- step 1: ferrolb migrate, on the live ConfigMap and the Services, with the names
+    // derived from the pools and peers; then the first of the commands it printed (the
+    // renamed pool's Service loses its annotation while ferrolb still runs).
     let live = c.kubectl_ok(&["-n", METALLB_NS, "get", "configmap", "config", "-o", "yaml"]);
+    let services_file =
+        std::env::temp_dir().join(format!("way-out-services-{}.json", std::process::id()));
+    std::fs::write(
+        &services_file,
+        c.kubectl_ok(&["get", "services", "-A", "-o", "json"]),
+    )
+    .expect("write the Services");
     let out = Command::new(ferrolb)
-        .args(["migrate", "-"])
+        .args(["migrate", "--stable-names", "--services"])
+        .arg(&services_file)
+        .arg("-")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -560,12 +605,21 @@ fn ferrolb_to_metallb_crds_changes_no_ip_and_no_route() {
             p.wait_with_output()
         })
         .expect("run ferrolb migrate");
+    let _ = std::fs::remove_file(&services_file);
     assert!(
         out.status.success(),
         "ferrolb migrate: {}",
         support::stderr_of(&out)
     );
     let crs = support::stdout_of(&out);
+    let (annotate_before, annotate_after) = reannotation(&support::stderr_of(&out));
+    assert_eq!(
+        (annotate_before.len(), annotate_after.len()),
+        (1, 1),
+        "one Service names the renamed pool: {}",
+        support::stderr_of(&out)
+    );
+    run_commands(&c, &annotate_before);
 
     // ---- step 2: the CRDs of the manifest, then the CRs (checked by the CRD schemas).
     let _install = ModernInstall {
@@ -643,7 +697,10 @@ fn ferrolb_to_metallb_crds_changes_no_ip_and_no_route() {
     println!(
         "webhook ready after {:.1} s; {refusals} dry runs refused before, the first with: {}",
         t_webhook.elapsed().as_secs_f64(),
-        first_refusal.lines().find(|l| l.contains("webhook")).unwrap_or("-")
+        first_refusal
+            .lines()
+            .find(|l| l.contains("webhook"))
+            .unwrap_or("-")
     );
     let overlap = json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
                          "metadata": {"name": "overlap", "namespace": METALLB_NS}, "spec": {"addresses": ["192.0.2.140/30"]}});
@@ -685,6 +742,12 @@ fn ferrolb_to_metallb_crds_changes_no_ip_and_no_route() {
         "ferrolb's controller exits 0 on SIGTERM"
     );
     println!("controller replaced at {:.3} s", prober.now());
+    run_commands(&c, &annotate_after);
+    let manual = c.get_json(&["-n", SVC_NS, "service", "manual-pool"]);
+    assert_eq!(
+        manual["metadata"]["annotations"]["metallb.universe.tf/address-pool"], MANUAL_POOL,
+        "the Service names the pool by its new name"
+    );
     assert_eq!(
         ingress(&c),
         before,

@@ -33,6 +33,16 @@ pub struct MigrateArgs {
     /// passwordSecret, instead of plain text in the BGPPeer.
     #[arg(long)]
     pub password_secret: bool,
+    /// Name peers and advertisements after what they describe (`peer-<asn>-<address>`, the
+    /// pool's name) instead of upstream's positions, so a re-run after the ConfigMap changed
+    /// keeps every other object's name.
+    #[arg(long)]
+    pub stable_names: bool,
+    /// The cluster's Services (`kubectl get services -A -o json`; `-` is not allowed, stdin
+    /// is the ConfigMap's): print the `kubectl annotate` commands that keep Services whose
+    /// address-pool annotation names a renamed pool from losing their IP.
+    #[arg(long, value_name = "FILE")]
+    pub services: Option<String>,
     /// Write the objects to FILE (replaced atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -77,6 +87,27 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
     })
 }
 
+/// The two blocks of commands of [`migrate::services::Finding::commands`], on stderr, each
+/// command on a line of its own so the block can be copied as it is.
+fn print_reannotation(findings: &[migrate::services::Finding]) {
+    let (before, after): (Vec<String>, Vec<String>) =
+        findings.iter().filter_map(|f| f.commands()).unzip();
+    if before.is_empty() {
+        return;
+    }
+    eprintln!(
+        "ferrolb migrate: {} Services name a renamed pool. Before applying the resources, while the v0.9 controller runs, run (without the annotation no controller checks the pool, so each keeps its IP):",
+        before.len()
+    );
+    for c in &before {
+        eprintln!("{c}");
+    }
+    eprintln!("ferrolb migrate: and once MetalLB's controller has taken over, run:");
+    for c in &after {
+        eprintln!("{c}");
+    }
+}
+
 /// Runs `ferrolb migrate`; returns the exit status.
 pub fn run(args: MigrateArgs) -> i32 {
     let input = match read_input(&args.input) {
@@ -86,12 +117,27 @@ pub fn run(args: MigrateArgs) -> i32 {
             return 1;
         }
     };
+    let services = match args.services.as_deref() {
+        Some("-") => {
+            eprintln!("ferrolb migrate: error: --services needs a file (stdin is the ConfigMap)");
+            return 1;
+        }
+        Some(path) => match read_input(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("ferrolb migrate: error: {e}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     let opts = Options {
         only_data: args.only_data,
         configmap: args.config,
         namespace: args.namespace,
         lenient: args.lenient,
         password_secrets: args.password_secret,
+        stable_names: args.stable_names,
     };
     let m = match migrate::migrate(&input, &opts) {
         Ok(m) => m,
@@ -101,9 +147,22 @@ pub fn run(args: MigrateArgs) -> i32 {
             return 1;
         }
     };
+    let findings = match services.map(|t| migrate::services::check(&t, &m.resources.pools)) {
+        Some(Err(e)) => {
+            eprintln!("ferrolb migrate: error: --services: {e}");
+            eprintln!("ferrolb migrate: nothing was written");
+            return 1;
+        }
+        Some(Ok(f)) => f,
+        None => Vec::new(),
+    };
     for w in &m.warnings {
         eprintln!("ferrolb migrate: warning: {w}");
     }
+    for f in &findings {
+        eprintln!("ferrolb migrate: warning: {f}");
+    }
+    print_reannotation(&findings);
     let written = match &args.output {
         Some(path) => write_atomically(path, &m.yaml),
         None => {

@@ -12,6 +12,8 @@
 //!   BGPAdvertisements `bgpadvertisementN`, L2Advertisements `l2advertisementN`, BFDProfiles,
 //!   the Community `communities`; with `password_secrets`, peer passwords move into
 //!   `kubernetes.io/basic-auth` Secrets (written first) referenced by `passwordSecret`.
+//!   With `stable_names`, names derived from the peers and pools instead ([`stable`]).
+//! * [`services`]: the Services whose `address-pool` annotation names a pool that was renamed.
 //! * The objects are then checked with current MetalLB's rules (§9.4, [`validate`]) and
 //!   converted names must be valid object names. Any error aborts: there is no partial output.
 //! * The text is upstream's: the header line, each object with sorted keys followed by `---`.
@@ -28,6 +30,8 @@ mod names;
 mod objects;
 mod render;
 mod selectors;
+mod stable;
+pub mod services;
 pub mod validate;
 mod warnings;
 pub mod yaml;
@@ -51,6 +55,8 @@ pub struct Options {
     pub lenient: bool,
     /// Emit peer passwords as Secrets instead of plain text.
     pub password_secrets: bool,
+    /// Names derived from the peers and pools instead of positions ([`stable`]).
+    pub stable_names: bool,
 }
 
 impl Default for Options {
@@ -61,6 +67,7 @@ impl Default for Options {
             namespace: None,
             lenient: false,
             password_secrets: false,
+            stable_names: false,
         }
     }
 }
@@ -94,7 +101,10 @@ pub fn migrate(input: &str, opts: &Options) -> Result<Migration, MigrateError> {
         crate::config::parse(&payload).map_err(|e| MigrateError::RejectedByV09(e.to_string()))?;
     }
     let cf = lenient::decode(&payload).map_err(MigrateError::Decode)?;
-    let (resources, mut warnings) = objects::build(&cf, &namespace, opts.password_secrets)?;
+    let (mut resources, mut warnings) = objects::build(&cf, &namespace, opts.password_secrets)?;
+    if opts.stable_names {
+        stable::rename(&mut resources)?;
+    }
     validate::check(&resources).map_err(MigrateError::Invalid)?;
     warnings.extend(warnings::gaps(&resources));
     let yaml = render::text(&render::objects(&resources));
