@@ -58,7 +58,7 @@ modern_install() {
 
 modern_uninstall() {
   modern_objects | "$FLB_SCRIPTS/kubectl" delete --ignore-not-found --wait=false -f - >/dev/null 2>&1 || true
-  "$FLB_SCRIPTS/cluster" objects >/dev/null
+  "$FLB_SCRIPTS/cluster" objects | "$FLB_SCRIPTS/kubectl" apply -f - >/dev/null
 }
 
 modern_apply() {
