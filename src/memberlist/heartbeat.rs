@@ -17,7 +17,10 @@
 //! * **Heartbeats: node loss.** Each speaker pings the peers it watches every
 //!   [`HeartbeatConfig::interval`] (200 ms, the gossip interval: a ping and an ack are
 //!   ~100-byte datagrams, 10 packets a second per watched peer; 100 ms cost 0.6 % of a core
-//!   per idle speaker for no gain that matters beside the 1.3 s bound). After
+//!   per idle speaker for no gain that matters beside the 1.3 s bound). A ping from the
+//!   watched peer counts as an ack and holds our next heartbeat back
+//!   ([`Heartbeats::on_ping_from`]), so of two speakers that watch each other only one
+//!   pings: half the datagrams in clusters of up to four speakers. After
 //!   [`HeartbeatConfig::miss_window`] without an ack (800 ms: four heartbeats in a row lost)
 //!   it confirms, as SWIM does: indirect pings
 //!   through other members (Go peers relay them too) and a ping over TCP (retransmitted by
@@ -154,6 +157,11 @@ const REWATCH: Duration = Duration::from_secs(1);
 pub const PORT_CHECK: Duration = Duration::from_millis(500);
 /// The pause between two such dials.
 pub const PORT_RETRY: Duration = Duration::from_millis(20);
+/// How long a heartbeat waits after a ping from its peer, in intervals (see
+/// [`Heartbeats::on_ping_from`]): one and a half.
+pub fn heard_hold(interval: Duration) -> Duration {
+    interval * 3 / 2
+}
 
 /// The detector of one node.
 #[derive(Debug)]
@@ -264,6 +272,24 @@ impl Heartbeats {
             }
         }
         true
+    }
+
+    /// A ping from `from` (the heartbeat of a peer that watches us too, or one of its
+    /// probes): the peer's process is alive and its packets reach us, all an ack of ours would
+    /// have said. So it counts as one, and our next heartbeat to that peer waits
+    /// [`heard_hold`] (1.5 intervals) from now. Of two peers that watch each other (every pair, in a
+    /// cluster of up to four speakers), only one then keeps pinging: the other's heartbeat
+    /// is pushed back by each arrival, by more than an interval so that a pinger whose timer
+    /// fires a millisecond late does not hand the role back and forth. That halves the
+    /// heartbeat traffic; the miss window still counts from the last thing heard, so a peer
+    /// that falls silent is found as fast as before.
+    pub fn on_ping_from(&mut self, now: Instant, from: SocketAddr) {
+        let hold = heard_hold(self.cfg.interval);
+        for p in self.peers.values_mut().filter(|p| p.to == from) {
+            p.last_ack = now;
+            p.confirm_until = None;
+            p.next_ping = p.next_ping.max(now + hold);
+        }
     }
 
     /// A TCP ping with `seq` was refused: the peer's process is gone.
@@ -522,6 +548,101 @@ mod tests {
         assert!(
             matches!(&steps[1], Step::Ping { node, seq, .. } if node == "b" && is_heartbeat_seq(*seq))
         );
+    }
+
+    /// Runs two detectors that watch each other, "a" (at addr 1) and "b" (at addr 2), for
+    /// `d` in steps of 10 ms, "b"'s timers `b_late` late: each ping reaches the other side
+    /// and is acked at once. Returns how many heartbeats each sent.
+    fn run_pair(d: Duration, b_late: Duration) -> (usize, usize, Vec<Step>) {
+        let t0 = Instant::now();
+        let mut a = watching_b(t0);
+        let mut b = Heartbeats::new(HeartbeatConfig::default());
+        b.set_targets(t0, &[target("a", 1)]);
+        let (mut sent_a, mut sent_b, mut all) = (0, 0, Vec::new());
+        let mut t = t0;
+        while t < t0 + d {
+            let steps = a.tick(t);
+            for seq in pings(&steps) {
+                sent_a += 1;
+                b.on_ping_from(t, addr(1));
+                assert!(a.on_ack(t, seq));
+            }
+            all.extend(steps);
+            let tb = t + b_late;
+            let steps = b.tick(tb);
+            for seq in pings(&steps) {
+                sent_b += 1;
+                a.on_ping_from(tb, addr(2));
+                assert!(b.on_ack(tb, seq));
+            }
+            all.extend(steps);
+            t += Duration::from_millis(10);
+        }
+        (sent_a, sent_b, all)
+    }
+
+    #[test]
+    fn of_two_peers_that_watch_each_other_only_one_pings() {
+        for late in [0, 1, 5, 9] {
+            let (a, b, steps) = run_pair(Duration::from_secs(10), Duration::from_millis(late));
+            // One heartbeat per interval in all, not one per interval from each side.
+            assert!((49..=52).contains(&(a + b)), "late {late} ms: a {a}, b {b}");
+            assert!(
+                a.min(b) <= 1,
+                "late {late} ms: the role changes hands: a {a}, b {b}"
+            );
+            assert!(dead(&steps).is_empty());
+            assert!(!steps.iter().any(|s| matches!(s, Step::Confirm { .. })));
+        }
+    }
+
+    #[test]
+    fn a_ping_from_the_peer_counts_as_an_ack_and_holds_ours_back() {
+        let t0 = Instant::now();
+        let mut hb = watching_b(t0);
+        assert_eq!(pings(&hb.tick(t0)).len(), 1);
+        // "b" pings us every 200 ms for 5 s and never acks: we are not worried, and silent.
+        let mut all = Vec::new();
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(5) {
+            t += Duration::from_millis(10);
+            if (t - t0).as_millis() % 200 == 0 {
+                hb.on_ping_from(t, addr(2));
+            }
+            // A ping from anyone else says nothing of "b".
+            hb.on_ping_from(t, addr(3));
+            all.extend(hb.tick(t));
+        }
+        assert!(pings(&all).is_empty(), "{all:?}");
+        assert!(dead(&all).is_empty() && !all.iter().any(|s| matches!(s, Step::Confirm { .. })));
+    }
+
+    #[test]
+    fn a_peer_that_stops_pinging_is_pinged_again_and_found_as_fast() {
+        let t0 = Instant::now();
+        let mut hb = watching_b(t0);
+        hb.tick(t0);
+        let t1 = t0 + Duration::from_millis(100);
+        hb.on_ping_from(t1, addr(2));
+        // Then nothing from "b": our heartbeats resume 1.5 intervals after its last ping,
+        // and the verdict comes miss window + confirm after it, as after a last ack.
+        let (mut first_ping, mut verdict, mut deaths) = (None, None, 0);
+        let mut t = t1;
+        while t < t1 + Duration::from_secs(3) {
+            t += Duration::from_millis(10);
+            let steps = hb.tick(t);
+            if first_ping.is_none() && !pings(&steps).is_empty() {
+                first_ping = Some(t - t1);
+            }
+            if !dead(&steps).is_empty() {
+                verdict = verdict.or(Some(t - t1));
+                deaths += 1;
+            }
+        }
+        let cfg = HeartbeatConfig::default();
+        assert_eq!(first_ping, Some(heard_hold(cfg.interval)));
+        assert_eq!(verdict, Some(cfg.miss_window + cfg.confirm));
+        assert_eq!(deaths, 1);
     }
 
     #[test]

@@ -572,6 +572,9 @@ impl Memberlist {
                     ));
                     return;
                 }
+                if let Some(h) = self.heartbeats.as_mut() {
+                    h.on_ping_from(now, from);
+                }
                 let ack = Message::Ack(Ack {
                     seq_no: p.seq_no,
                     payload: None,
